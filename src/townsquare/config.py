@@ -1,0 +1,84 @@
+"""Settings, from (highest first) command-line flags, `TOWNSQUARE_*` environment variables,
+`townsquare.toml` in the working folder (or the file named by `TOWNSQUARE_CONFIG`), and defaults.
+
+Every setting is documented in `docs/configuration.md`; a test fails when one is not.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("TOWNSQUARE_CONFIG", "townsquare.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOWNSQUARE_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///townsquare.db",
+        description="SQLAlchemy URL. SQLite file by default; postgresql+psycopg://... at scale.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs session cookies. Generated once and kept in the database when unset.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `townsquare serve` binds.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `townsquare serve` binds.")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where users and networks reach this server (links, webhook addresses).",
+    )
+    reopen_window_hours: float = Field(
+        default=168.0, ge=0, description="A resolved conversation reopens when the customer writes within it."
+    )
+    sla_first_response_minutes: dict[str, int] = Field(
+        default={"urgent": 15, "high": 60, "normal": 240, "low": 1440},
+        description="First-response target per priority.",
+    )
+    sla_resolution_hours: dict[str, int] = Field(
+        default={"urgent": 4, "high": 24, "normal": 72, "low": 168},
+        description="Resolution target per priority.",
+    )
+    pipeline_batch_size: int = Field(default=500, ge=1, le=10_000, description="Messages per pipeline batch.")
+    triage: Literal["off", "fast", "accurate"] = Field(
+        default="fast", description="Triage model the pipeline runs on every inbound message."
+    )
+    outbox_max_attempts: int = Field(default=8, ge=1, description="Delivery attempts before a reply fails.")
+    outbox_poll_seconds: float = Field(default=0.5, gt=0, description="How often the outbox looks for work.")
+    cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure (behind HTTPS).")
+    demo_rate_per_minute: float = Field(
+        default=20.0, ge=0, description="Posts per minute from the demo network's simulated customers."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=_config_file()),
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings with flag values laid over the environment and the file; `None` means 'not given'."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**given)

@@ -1,0 +1,1 @@
+"""The pipeline's stages, in the order the default pipeline runs them."""

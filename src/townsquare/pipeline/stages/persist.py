@@ -1,0 +1,77 @@
+"""Write what the earlier stages decided: new conversations, the messages, and the changes to
+existing conversations, each as one bulk statement."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from townsquare.model import Direction, Visibility
+from townsquare.pipeline.batch import Batch, WorkItem
+from townsquare.store import ingest
+
+
+def message_row(item: WorkItem, batch: Batch) -> dict[str, Any]:
+    message = item.message
+    triage = item.triage or {}
+    return {
+        "id": item.message_id,
+        "conversation_id": item.conversation_id,
+        "channel": message.channel,
+        "account": message.account,
+        "external_id": message.external_id,
+        "direction": message.direction.value,
+        "visibility": message.visibility.value,
+        "identity_id": item.identity_id,
+        "author_name": message.author.display_name or message.author.handle,
+        "author_handle": message.author.handle,
+        "text": message.text,
+        "language": message.language,
+        "in_reply_to": message.in_reply_to,
+        "thread_root": message.thread_root,
+        "url": message.url,
+        "reach": message.author.reach,
+        "created_at": message.created_at,
+        "received_at": batch.now,
+        "sentiment": triage.get("sentiment"),
+        "intent": triage.get("intent"),
+        "urgency": triage.get("urgency"),
+        "triage": item.triage,
+        "raw": message.raw,
+    }
+
+
+def _carries_public_personal_data(item: WorkItem) -> bool:
+    return bool(
+        item.triage
+        and item.triage.get("personal_data")
+        and item.message.visibility == Visibility.PUBLIC
+        and item.message.direction == Direction.INBOUND
+    )
+
+
+class PersistStage:
+    name = "persist"
+
+    def process(self, batch: Batch) -> None:
+        items = batch.active()
+        for item in items:
+            conversation = batch.new_conversations.get(str(item.conversation_id))
+            if conversation is not None:
+                self._summarize_into(conversation, item)
+            elif _carries_public_personal_data(item):
+                batch.changed_conversations[str(item.conversation_id)]["personal_data_flag"] = True
+        ingest.insert_conversations(batch.db, list(batch.new_conversations.values()))
+        ingest.insert_messages(batch.db, [message_row(item, batch) for item in items])
+        ingest.apply_conversation_changes(batch.db, list(batch.changed_conversations.values()))
+        ingest.refresh_conversation_counts(batch.db, list({str(item.conversation_id) for item in items}))
+
+    @staticmethod
+    def _summarize_into(conversation: dict[str, Any], item: WorkItem) -> None:
+        """A new conversation takes language, sentiment and urgency from its first message."""
+        if _carries_public_personal_data(item):
+            conversation["personal_data_flag"] = True
+        if not item.triage or conversation.get("sentiment") is not None:
+            return
+        conversation["language"] = item.message.language
+        conversation["sentiment"] = item.triage.get("sentiment")
+        conversation["urgency"] = item.triage.get("urgency")

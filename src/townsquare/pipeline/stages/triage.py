@@ -1,0 +1,40 @@
+"""Triage as a pipeline stage: language, sentiment, intent, urgency and personal data of every
+inbound message (the models live in `townsquare.triage`)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from townsquare.model import Direction
+from townsquare.pipeline.batch import Batch
+
+
+class TriageStage:
+    name = "triage"
+
+    def __init__(self, mode: Literal["fast", "accurate"] = "fast") -> None:
+        # Imported here so a pipeline without triage never loads the models.
+        from townsquare.triage import load_triager
+
+        self._triager = load_triager(mode)
+
+    def process(self, batch: Batch) -> None:
+        from townsquare.triage import TriageInput
+
+        items = [item for item in batch.active() if item.message.direction == Direction.INBOUND]
+        if not items:
+            return
+        inputs = [
+            TriageInput(
+                id=str(index),
+                text=item.message.text,
+                language=item.message.language,
+                author_reach=item.message.author.reach,
+            )
+            for index, item in enumerate(items)
+        ]
+        for item, result in zip(items, self._triager.triage(inputs), strict=True):
+            data: dict[str, Any] = result.model_dump(mode="json", exclude={"id"})
+            item.triage = data
+            if item.message.language is None:
+                item.message = item.message.model_copy(update={"language": result.language})

@@ -1,0 +1,199 @@
+"""Bulk reads and writes the pipeline needs: one statement per batch, never one per message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, tuple_, update
+
+from townsquare.clock import as_utc
+from townsquare.store.tables import (
+    contacts,
+    conversations,
+    dead_letters,
+    identities,
+    messages,
+)
+
+# SQLite allows 32,766 bound parameters; PostgreSQL 65,535. Chunks keep IN-lists well inside both.
+_CHUNK = 900
+
+ChannelKey = tuple[str, str]
+
+
+def _chunks(keys: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(keys), _CHUNK):
+        yield keys[start : start + _CHUNK]
+
+
+def existing_message_keys(conn: Connection, keys: Sequence[ChannelKey]) -> set[ChannelKey]:
+    found: set[ChannelKey] = set()
+    for chunk in _chunks(keys):
+        rows = conn.execute(
+            select(messages.c.channel, messages.c.external_id).where(
+                tuple_(messages.c.channel, messages.c.external_id).in_(chunk)
+            )
+        )
+        found.update((row.channel, row.external_id) for row in rows)
+    return found
+
+
+@dataclass(frozen=True)
+class IdentityRow:
+    id: str
+    contact_id: str
+
+
+def identities_by_key(conn: Connection, keys: Sequence[ChannelKey]) -> dict[ChannelKey, IdentityRow]:
+    found: dict[ChannelKey, IdentityRow] = {}
+    for chunk in _chunks(keys):
+        rows = conn.execute(
+            select(identities.c.id, identities.c.contact_id, identities.c.channel, identities.c.external_id).where(
+                tuple_(identities.c.channel, identities.c.external_id).in_(chunk)
+            )
+        )
+        for row in rows:
+            found[(row.channel, row.external_id)] = IdentityRow(row.id, row.contact_id)
+    return found
+
+
+def insert_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(contacts), rows)
+
+
+def insert_identities(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(identities), rows)
+
+
+def update_identity_reach(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Followers change: keep the newest figure the network told us (rows: `_id`, `reach`)."""
+    if rows:
+        conn.execute(
+            update(identities).where(identities.c.id == bindparam("_id")).values(reach=bindparam("_reach")),
+            [{"_id": row["_id"], "_reach": row["reach"]} for row in rows],
+        )
+
+
+@dataclass(frozen=True)
+class ThreadTarget:
+    conversation_id: str
+    status: str
+    resolved_at: datetime | None
+    contact_id: str
+    last_message_at: datetime
+
+
+def _target(row: Any) -> ThreadTarget:
+    return ThreadTarget(
+        conversation_id=row.id,
+        status=row.status,
+        resolved_at=as_utc(row.resolved_at) if row.resolved_at else None,
+        contact_id=row.contact_id,
+        last_message_at=as_utc(row.last_message_at),
+    )
+
+
+_TARGET_COLUMNS = (
+    conversations.c.id,
+    conversations.c.status,
+    conversations.c.resolved_at,
+    conversations.c.contact_id,
+    conversations.c.last_message_at,
+)
+
+
+def conversations_of_messages(conn: Connection, keys: Sequence[ChannelKey]) -> dict[ChannelKey, ThreadTarget]:
+    """The conversation each (channel, external id) belongs to, for threading replies."""
+    found: dict[ChannelKey, ThreadTarget] = {}
+    for chunk in _chunks(keys):
+        rows = conn.execute(
+            select(messages.c.channel, messages.c.external_id, *_TARGET_COLUMNS)
+            .join(conversations, conversations.c.id == messages.c.conversation_id)
+            .where(tuple_(messages.c.channel, messages.c.external_id).in_(chunk))
+        )
+        for row in rows:
+            found[(row.channel, row.external_id)] = _target(row)
+    return found
+
+
+def latest_conversations_of_contacts(
+    conn: Connection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], ThreadTarget]:
+    """Newest conversation per (contact id, channel): where a customer's next message goes."""
+    found: dict[tuple[str, str], ThreadTarget] = {}
+    for chunk in _chunks(keys):
+        newest = (
+            select(
+                conversations.c.contact_id.label("cid"),
+                conversations.c.channel.label("ch"),
+                func.max(conversations.c.last_message_at).label("newest"),
+            )
+            .where(tuple_(conversations.c.contact_id, conversations.c.channel).in_(chunk))
+            .group_by(conversations.c.contact_id, conversations.c.channel)
+            .subquery()
+        )
+        rows = conn.execute(
+            select(conversations.c.channel, *_TARGET_COLUMNS).join(
+                newest,
+                and_(
+                    conversations.c.contact_id == newest.c.cid,
+                    conversations.c.channel == newest.c.ch,
+                    conversations.c.last_message_at == newest.c.newest,
+                ),
+            )
+        )
+        for row in rows:
+            found[(row.contact_id, row.channel)] = _target(row)
+    return found
+
+
+def insert_conversations(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(conversations), rows)
+
+
+def insert_messages(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(messages), rows)
+
+
+def apply_conversation_changes(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Existing conversations that got new messages. Each row: `_id` and the new column values.
+
+    Rows are grouped by which columns they set, so each group is one executemany.
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        columns = tuple(sorted(key for key in row if key != "_id"))
+        groups.setdefault(columns, []).append(row)
+    for columns, group in groups.items():
+        # Bind names must differ from column names in an UPDATE's SET clause.
+        values: dict[str, Any] = {column: bindparam(f"_{column}") for column in columns}
+        params = [{f"_{key}" if key != "_id" else key: value for key, value in row.items()} for row in group]
+        conn.execute(update(conversations).where(conversations.c.id == bindparam("_id")).values(**values), params)
+
+
+def insert_dead_letter(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(insert(dead_letters), [row])
+
+
+def refresh_conversation_counts(conn: Connection, conversation_ids: Sequence[str]) -> None:
+    """Message count and newest message time, recomputed from the messages themselves so
+    concurrent workers can never leave them wrong."""
+    for chunk in _chunks(list(conversation_ids)):
+        count = select(func.count()).where(messages.c.conversation_id == conversations.c.id).scalar_subquery()
+        newest = (
+            select(func.max(messages.c.created_at))
+            .where(messages.c.conversation_id == conversations.c.id)
+            .scalar_subquery()
+        )
+        conn.execute(
+            update(conversations)
+            .where(conversations.c.id.in_(chunk))
+            .values(message_count=count, last_message_at=newest)
+        )
