@@ -1,0 +1,1 @@
+"""The demo network: a small simulated social network, its connector, and simulated customers."""

@@ -1,0 +1,260 @@
+"""The `townsquare` command."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from townsquare.config import Settings, load_settings
+
+app = typer.Typer(help="Townsquare: answer customers where they speak.", no_args_is_help=True)
+users_app = typer.Typer(help="Agents and their API tokens.", no_args_is_help=True)
+channels_app = typer.Typer(help="Connectors and connected network accounts.", no_args_is_help=True)
+export_app = typer.Typer(help="Write data out as JSON lines.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure models on labelled data.", no_args_is_help=True)
+incidents_app = typer.Typer(help="Outage detection and incidents.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(channels_app, name="channels")
+app.add_typer(export_app, name="export")
+app.add_typer(eval_app, name="eval")
+app.add_typer(incidents_app, name="incidents")
+
+err = Console(stderr=True)
+out = Console()
+
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database-url", help="SQLAlchemy URL; default from settings (townsquare.db).")
+]
+
+
+def _settings(database_url: str | None = None, **overrides: object) -> Settings:
+    return load_settings(database_url=database_url, **overrides)
+
+
+def _logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def migrate(database_url: DatabaseOption = None) -> None:
+    """Create the database or bring its schema up to date."""
+    from townsquare.store.db import Database
+
+    settings = _settings(database_url)
+    Database(settings.database_url).migrate()
+    out.print(f"schema up to date: {settings.database_url.split('@')[-1]}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Run the API, the agent web app, webhook receivers, the pipeline and the outbox."""
+    import uvicorn
+
+    from townsquare.api.app import create_app
+    from townsquare.runtime import Runtime
+
+    _logging()
+    settings = _settings(database_url, host=host, port=port)
+    runtime = Runtime.create(settings)
+    uvicorn.run(
+        create_app(runtime, manage_runtime=True),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port of the web app.")] = 8000,
+    rate: Annotated[float, typer.Option(help="Posts per minute from simulated customers.")] = 20.0,
+    outage_every: Annotated[float, typer.Option(help="Seconds between simulated outage bursts (0: none).")] = 240.0,
+    database_url: Annotated[str, typer.Option("--database-url", help="Where the demo keeps its data.")] = (
+        "sqlite:///townsquare-demo.db"
+    ),
+    keep: Annotated[bool, typer.Option(help="Keep the data of the previous demo run.")] = False,
+) -> None:
+    """Start the agent web app on SQLite with a simulated network of customers posting to it."""
+    import uvicorn
+
+    from townsquare.api.app import create_app
+    from townsquare.channels.demo.setup import DEMO_PASSWORD, DEMO_USERS, build_demo
+    from townsquare.runtime import Runtime
+
+    _logging("WARNING")
+    if database_url.startswith("sqlite:///") and not keep:
+        for suffix in ("", "-wal", "-shm"):
+            Path(database_url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
+    settings = _settings(database_url, port=port, public_url=f"http://127.0.0.1:{port}")
+    runtime = Runtime.create(settings)
+    demo_parts = build_demo(runtime, rate_per_minute=rate, outage_every_seconds=outage_every)
+
+    web = create_app(runtime, manage_runtime=True, services=[demo_parts])
+    table = Table(title="Townsquare demo", show_header=False)
+    table.add_row("Agent inbox", f"http://127.0.0.1:{port}/inbox")
+    table.add_row("Demo network timeline", f"http://127.0.0.1:{port}/demo-network/")
+    table.add_row("API docs", f"http://127.0.0.1:{port}/docs")
+    for email, _name, role in DEMO_USERS:
+        table.add_row(f"Sign in ({role.value})", f"{email} / {DEMO_PASSWORD}")
+    out.print(table)
+    uvicorn.run(web, host="127.0.0.1", port=port, log_level="warning")
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON lines; see docs/ingest.md.")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Feed messages from a JSON-lines file through the pipeline (imports, migrations, replays)."""
+    from townsquare.transfer.importing import ingest_file
+
+    _logging("WARNING")
+    settings = _settings(database_url)
+    report = ingest_file(settings, file, err)
+    out.print(
+        f"stored {report.stored}, duplicates {report.duplicates}, bad lines {report.bad_lines}, failed {report.failed}"
+    )
+    if report.bad_lines or report.failed:
+        raise typer.Exit(1)
+
+
+@export_app.command("conversations")
+def export_conversations(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; standard output if omitted.")
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """One conversation per line, with its messages, notes, tags and fields."""
+    from townsquare.transfer.exporting import export_conversations as export
+
+    settings = _settings(database_url)
+    if output is None:
+        count = export(settings, typer.get_text_stream("stdout"))
+    else:
+        with output.open("w", encoding="utf-8") as stream:
+            count = export(settings, stream)
+    err.print(f"exported {count} conversations")
+
+
+@users_app.command("create")
+def create_user(
+    email: Annotated[str, typer.Option(help="Sign-in e-mail address.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    role: Annotated[str, typer.Option(help="admin, agent or viewer.")] = "agent",
+    password: Annotated[str | None, typer.Option(help="Asked for when omitted.")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create a user (the first admin, typically)."""
+    from townsquare.actions import ActionError, Actor
+    from townsquare.model import Role
+    from townsquare.runtime import Runtime
+
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        chosen = Role(role)
+    except ValueError:
+        raise typer.BadParameter("role must be admin, agent or viewer") from None
+    runtime = Runtime.create(_settings(database_url))
+    try:
+        user_id = runtime.actions.create_user(
+            Actor(None, "cli", Role.ADMIN), email=email, name=name, role=chosen, password=password
+        )
+    except ActionError as error:
+        err.print(f"[red]{error.message}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.stop()
+    out.print(f"created {chosen.value} {email} ({user_id})")
+
+
+@users_app.command("token")
+def create_token(
+    email: Annotated[str, typer.Option(help="Whose token.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create an API token; it is printed once."""
+    from townsquare.actions import Actor
+    from townsquare.model import Role
+    from townsquare.runtime import Runtime
+    from townsquare.store import users
+
+    runtime = Runtime.create(_settings(database_url))
+    try:
+        with runtime.db.read() as conn:
+            user = users.user_by_email(conn, email)
+        if user is None:
+            err.print(f"[red]no user {email}[/red]")
+            raise typer.Exit(1)
+        _id, token = runtime.actions.create_token(Actor(None, "cli", Role.ADMIN), user["id"], name)
+    finally:
+        runtime.stop()
+    out.print(token)
+
+
+@users_app.command("list")
+def list_users(database_url: DatabaseOption = None) -> None:
+    """List users and their roles."""
+    from townsquare.store import users
+    from townsquare.store.db import Database
+
+    db = Database(_settings(database_url).database_url)
+    db.migrate()
+    table = Table("e-mail", "name", "role", "active")
+    with db.read() as conn:
+        for user in users.list_users(conn):
+            table.add_row(user["email"], user["name"], user["role"], "yes" if user["active"] else "no")
+    out.print(table)
+
+
+@channels_app.command("list")
+def list_channels() -> None:
+    """Every installed connector, with what it can do."""
+    from townsquare.channels.registry import connector_classes
+
+    table = Table("name", "network", "receives", "public replies", "private messages", "max text")
+    for name, cls in connector_classes().items():
+        limits = cls.limits
+        table.add_row(
+            name,
+            cls.title,
+            ", ".join(cls.receives) or "-",
+            "yes" if limits.public_replies else "no",
+            "yes" if limits.private_messages else "no",
+            str(limits.max_text_length),
+        )
+    out.print(table)
+
+
+def _register_optional_commands() -> None:
+    """Commands of the triage and incident packages, when they are installed in this build."""
+    try:
+        from townsquare.triage.commands import register as register_triage
+    except ImportError:
+        pass
+    else:
+        register_triage(app, eval_app)
+    try:
+        from townsquare.incidents.commands import register as register_incidents
+    except ImportError:
+        pass
+    else:
+        register_incidents(incidents_app)
+
+
+_register_optional_commands()
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,73 @@
+"""Wires the parts together for one process: store, event hub, bus, pipeline worker, actions,
+connectors and outbox. `townsquare serve` and `townsquare demo` build one; tests build their own."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from townsquare.actions import Actions
+from townsquare.bus import InMemoryBus
+from townsquare.channels.hub import ConnectorHub, TransportFactory
+from townsquare.config import Settings
+from townsquare.events import EventHub
+from townsquare.outbox import Outbox
+from townsquare.pipeline import Pipeline
+from townsquare.pipeline.worker import PipelineWorker
+from townsquare.store import state
+from townsquare.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    events: EventHub
+    bus: InMemoryBus
+    pipeline: Pipeline
+    actions: Actions
+    hub: ConnectorHub
+    outbox: Outbox
+    worker: PipelineWorker
+    secret_key: str
+    started: bool = field(default=False)
+
+    @classmethod
+    def create(cls, settings: Settings, *, transport_for: TransportFactory | None = None) -> Runtime:
+        db = Database(settings.database_url)
+        db.migrate()
+        with db.write() as conn:
+            secret = settings.secret_key.get_secret_value() if settings.secret_key else state.get_or_create_secret(conn)
+        events = EventHub()
+        bus = InMemoryBus()
+        pipeline = Pipeline(db, settings, events)
+        hub = ConnectorHub(db, transport_for)
+        return cls(
+            settings=settings,
+            db=db,
+            events=events,
+            bus=bus,
+            pipeline=pipeline,
+            actions=Actions(db, events),
+            hub=hub,
+            outbox=Outbox(db, hub, events, settings),
+            worker=PipelineWorker(bus, pipeline),
+            secret_key=secret,
+        )
+
+    def start(self) -> None:
+        """Start the background workers (pipeline and outbox)."""
+        if not self.started:
+            self.worker.start()
+            self.outbox.start()
+            self.started = True
+
+    def stop(self) -> None:
+        if self.started:
+            self.worker.stop()
+            self.outbox.stop()
+            self.started = False
+        self.hub.close()
+        self.db.dispose()

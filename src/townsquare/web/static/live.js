@@ -1,0 +1,37 @@
+// Live updates: listen to the server's event stream and refresh what is on screen.
+(function () {
+  "use strict";
+  const rows = document.getElementById("rows");
+  const conversation = document.getElementById("conversation");
+  const state = document.getElementById("live-state");
+  if (!rows && !conversation) return;
+  let pending = null;
+
+  function refreshRows() {
+    fetch(rows.dataset.src, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
+      .then((html) => {
+        const known = new Set(Array.from(rows.querySelectorAll("tr[data-id]")).map((tr) => tr.dataset.id));
+        rows.innerHTML = html; // server-rendered and escaped by the template engine
+        rows.querySelectorAll("tr[data-id]").forEach((tr) => { if (!known.has(tr.dataset.id)) tr.classList.add("fresh"); });
+      })
+      .catch(() => {});
+  }
+
+  function schedule(fn) {
+    if (pending) return;
+    pending = setTimeout(() => { pending = null; fn(); }, 400);
+  }
+
+  const source = new EventSource("/api/events");
+  source.addEventListener("open", () => state && state.classList.remove("off"));
+  source.addEventListener("error", () => state && state.classList.add("off"));
+  const kinds = ["conversation.created", "conversation.updated", "message.received", "reply.sent", "reply.failed"];
+  kinds.forEach((kind) => source.addEventListener(kind, (event) => {
+    if (rows) { schedule(refreshRows); return; }
+    const data = JSON.parse(event.data);
+    const typing = document.activeElement && ["TEXTAREA", "INPUT"].includes(document.activeElement.tagName)
+      && document.activeElement.value;
+    if (data.conversation_id === conversation.dataset.id && !typing) schedule(() => window.location.reload());
+  }));
+})();
