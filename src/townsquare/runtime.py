@@ -64,8 +64,12 @@ class Runtime:
             self.outbox.start()
             self.started = True
 
-    def stop(self) -> None:
+    def stop(self, drain_seconds: float = 30.0) -> None:
+        """Stop after storing everything already accepted: the in-process bus lives in memory,
+        so a graceful stop drains it before the worker ends."""
         if self.started:
+            if not self.bus.drain(drain_seconds):
+                log.error("stopping with %d accepted messages not yet stored", self.bus.pending())
             self.worker.stop()
             self.outbox.stop()
             self.started = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import time
 
 from townsquare.bus.base import Delivery
 from townsquare.model import InboundMessage
@@ -33,6 +34,14 @@ class InMemoryBus:
         for _ in delivery.messages:
             self._queue.task_done()
 
-    def join(self) -> None:
-        """Wait until everything published so far has been stored (tests, graceful shutdown)."""
-        self._queue.join()
+    def drain(self, timeout: float) -> bool:
+        """Wait until everything published so far is acknowledged; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def pending(self) -> int:
+        return self._queue.unfinished_tasks

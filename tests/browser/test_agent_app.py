@@ -1,0 +1,102 @@
+"""The agent web app in a real headless Chromium: sign in, watch a post arrive live, answer it,
+resolve it; the customer sees the reply on the demo network's public timeline. Screenshots go to
+$TOWNSQUARE_SCREENSHOT_DIR (docs/screenshots when refreshing the docs)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port, townsquare_server, unavailable, wait_for
+from townsquare.channels.demo.setup import DEMO_PASSWORD, Demo, build_demo
+from townsquare.config import Settings
+from townsquare.runtime import Runtime
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        unavailable("Chromium is not installed (Debian package 'chromium')")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=executable,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 800},
+        )
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("TOWNSQUARE_SCREENSHOT_DIR", tmp_path / "screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_agent_answers_a_customer_in_the_browser(sqlite_url: str, browser: object, screenshots: Path) -> None:
+    port = free_port()
+    settings = Settings(database_url=sqlite_url, triage="off", public_url=f"http://127.0.0.1:{port}")
+    runtime = Runtime.create(settings)
+    demo: Demo = build_demo(runtime, rate_per_minute=0, outage_every_seconds=0)
+    network = demo.network
+    page = browser.new_page()  # type: ignore[attr-defined]
+    with townsquare_server(runtime, services=[demo.network], port=port) as server:  # type: ignore[list-item]
+        people = demo.customers.people
+        for person, text in zip(
+            people,
+            [
+                "@acme Kein Empfang in München seit heute früh",
+                "@acme how do I activate roaming before my trip?",
+                "Shout-out to @acme support, fixed my router in 5 minutes",
+            ],
+            strict=False,
+        ):
+            network.publish(person, text)
+        page.goto(f"{server.url}/inbox")
+        assert page.url.startswith(f"{server.url}/login")
+        page.fill("input[name=email]", "agent@example.com")
+        page.fill("input[name=password]", DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server.url}/inbox")
+        wait_for(lambda: page.locator("tr.row").count() == 3)
+
+        # A new post arrives while the agent looks at the inbox: it appears without a reload.
+        hostile = people[-1]
+        network.publish(hostile, "<img src=x onerror=alert(1)> @acme is the network down?")
+        page.locator("tr.row", has_text="is the network down?").wait_for(timeout=10_000)
+        assert page.locator("tr.row").count() == 4
+        assert page.locator("img[src=x]").count() == 0  # rendered as text, not markup
+        page.screenshot(path=str(screenshots / "inbox.png"))
+
+        page.click("text=Kein Empfang in München")
+        page.fill("textarea[name=text]", "Das tut uns leid! Wir prüfen das Netz in München gerade.")
+        page.click("text=Send")
+        page.locator(".timeline li.outbound").wait_for(timeout=10_000)
+        page.screenshot(path=str(screenshots / "conversation.png"), full_page=True)
+
+        page.click("button[value=resolved]")
+        page.locator(".meta .status", has_text="resolved").wait_for()
+
+        page.goto(f"{server.url}/demo-network/")
+        assert page.locator(".brand", has_text="Wir prüfen das Netz in München").count() == 1
+        page.screenshot(path=str(screenshots / "demo-network.png"))
