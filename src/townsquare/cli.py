@@ -77,7 +77,7 @@ def serve(
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="Port of the web app.")] = 8000,
-    rate: Annotated[float, typer.Option(help="Posts per minute from simulated customers.")] = 20.0,
+    rate: Annotated[float | None, typer.Option(help="Posts per minute from simulated customers.")] = None,
     outage_every: Annotated[float, typer.Option(help="Seconds between simulated outage bursts (0: none).")] = 240.0,
     database_url: Annotated[str, typer.Option("--database-url", help="Where the demo keeps its data.")] = (
         "sqlite:///townsquare-demo.db"
@@ -95,9 +95,9 @@ def demo(
     if database_url.startswith("sqlite:///") and not keep:
         for suffix in ("", "-wal", "-shm"):
             Path(database_url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
-    settings = _settings(database_url, port=port, public_url=f"http://127.0.0.1:{port}")
+    settings = _settings(database_url, port=port, public_url=f"http://127.0.0.1:{port}", demo_rate_per_minute=rate)
     runtime = Runtime.create(settings)
-    demo_parts = build_demo(runtime, rate_per_minute=rate, outage_every_seconds=outage_every)
+    demo_parts = build_demo(runtime, rate_per_minute=settings.demo_rate_per_minute, outage_every_seconds=outage_every)
 
     web = create_app(runtime, manage_runtime=True, services=[demo_parts])
     table = Table(title="Townsquare demo", show_header=False)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from townsquare.clock import as_utc
 from townsquare.store.tables import (
@@ -29,15 +29,23 @@ def _chunks(keys: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield keys[start : start + _CHUNK]
 
 
+def _by_first(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Group (channel, id) pairs by channel: `channel = ? AND id IN (...)` uses the unique index
+    on both databases, where a row-value IN list does not on PostgreSQL."""
+    groups: dict[str, list[str]] = {}
+    for first, second in keys:
+        groups.setdefault(first, []).append(second)
+    return groups
+
+
 def existing_message_keys(conn: Connection, keys: Sequence[ChannelKey]) -> set[ChannelKey]:
     found: set[ChannelKey] = set()
-    for chunk in _chunks(keys):
-        rows = conn.execute(
-            select(messages.c.channel, messages.c.external_id).where(
-                tuple_(messages.c.channel, messages.c.external_id).in_(chunk)
+    for channel, external_ids in _by_first(keys).items():
+        for chunk in _chunks(external_ids):
+            rows = conn.execute(
+                select(messages.c.external_id).where(messages.c.channel == channel, messages.c.external_id.in_(chunk))
             )
-        )
-        found.update((row.channel, row.external_id) for row in rows)
+            found.update((channel, external_id) for external_id in rows.scalars())
     return found
 
 
@@ -45,18 +53,20 @@ def existing_message_keys(conn: Connection, keys: Sequence[ChannelKey]) -> set[C
 class IdentityRow:
     id: str
     contact_id: str
+    reach: int | None = None
 
 
 def identities_by_key(conn: Connection, keys: Sequence[ChannelKey]) -> dict[ChannelKey, IdentityRow]:
     found: dict[ChannelKey, IdentityRow] = {}
-    for chunk in _chunks(keys):
-        rows = conn.execute(
-            select(identities.c.id, identities.c.contact_id, identities.c.channel, identities.c.external_id).where(
-                tuple_(identities.c.channel, identities.c.external_id).in_(chunk)
+    for channel, external_ids in _by_first(keys).items():
+        for chunk in _chunks(external_ids):
+            rows = conn.execute(
+                select(identities.c.id, identities.c.contact_id, identities.c.external_id, identities.c.reach).where(
+                    identities.c.channel == channel, identities.c.external_id.in_(chunk)
+                )
             )
-        )
-        for row in rows:
-            found[(row.channel, row.external_id)] = IdentityRow(row.id, row.contact_id)
+            for row in rows:
+                found[(channel, row.external_id)] = IdentityRow(row.id, row.contact_id, row.reach)
     return found
 
 
@@ -110,14 +120,15 @@ _TARGET_COLUMNS = (
 def conversations_of_messages(conn: Connection, keys: Sequence[ChannelKey]) -> dict[ChannelKey, ThreadTarget]:
     """The conversation each (channel, external id) belongs to, for threading replies."""
     found: dict[ChannelKey, ThreadTarget] = {}
-    for chunk in _chunks(keys):
-        rows = conn.execute(
-            select(messages.c.channel, messages.c.external_id, *_TARGET_COLUMNS)
-            .join(conversations, conversations.c.id == messages.c.conversation_id)
-            .where(tuple_(messages.c.channel, messages.c.external_id).in_(chunk))
-        )
-        for row in rows:
-            found[(row.channel, row.external_id)] = _target(row)
+    for channel, external_ids in _by_first(keys).items():
+        for chunk in _chunks(external_ids):
+            rows = conn.execute(
+                select(messages.c.external_id, *_TARGET_COLUMNS)
+                .join(conversations, conversations.c.id == messages.c.conversation_id)
+                .where(messages.c.channel == channel, messages.c.external_id.in_(chunk))
+            )
+            for row in rows:
+                found[(channel, row.external_id)] = _target(row)
     return found
 
 
@@ -126,30 +137,33 @@ def latest_conversations_of_contacts(
 ) -> dict[tuple[str, str], ThreadTarget]:
     """Newest conversation per (contact id, channel): where a customer's next message goes."""
     found: dict[tuple[str, str], ThreadTarget] = {}
-    for chunk in _chunks(keys):
-        newest = (
-            select(
-                conversations.c.contact_id.label("cid"),
-                conversations.c.channel.label("ch"),
-                func.max(conversations.c.last_message_at).label("newest"),
-            )
-            .where(tuple_(conversations.c.contact_id, conversations.c.channel).in_(chunk))
-            .group_by(conversations.c.contact_id, conversations.c.channel)
-            .subquery()
-        )
-        rows = conn.execute(
-            select(conversations.c.channel, *_TARGET_COLUMNS).join(
-                newest,
-                and_(
-                    conversations.c.contact_id == newest.c.cid,
-                    conversations.c.channel == newest.c.ch,
-                    conversations.c.last_message_at == newest.c.newest,
-                ),
-            )
-        )
-        for row in rows:
-            found[(row.contact_id, row.channel)] = _target(row)
+    by_channel = _by_first((channel, contact_id) for contact_id, channel in keys)
+    for channel, contact_ids in by_channel.items():
+        for chunk in _chunks(contact_ids):
+            found.update(_latest_of_contacts(conn, channel, chunk))
     return found
+
+
+def _latest_of_contacts(
+    conn: Connection, channel: str, contact_ids: Sequence[str]
+) -> dict[tuple[str, str], ThreadTarget]:
+    newest = (
+        select(conversations.c.contact_id.label("cid"), func.max(conversations.c.last_message_at).label("newest"))
+        .where(conversations.c.channel == channel, conversations.c.contact_id.in_(contact_ids))
+        .group_by(conversations.c.contact_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(*_TARGET_COLUMNS).join(
+            newest,
+            and_(
+                conversations.c.channel == channel,
+                conversations.c.contact_id == newest.c.cid,
+                conversations.c.last_message_at == newest.c.newest,
+            ),
+        )
+    )
+    return {(row.contact_id, channel): _target(row) for row in rows}
 
 
 def insert_conversations(conn: Connection, rows: list[dict[str, Any]]) -> None:

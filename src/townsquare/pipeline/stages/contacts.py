@@ -49,7 +49,7 @@ class ContactsStage:
                     }
                 )
                 row = known[key] = ingest.IdentityRow(identity_id, contact_id)
-            elif author.reach is not None:
+            elif author.reach is not None and author.reach != row.reach:
                 reach_updates[row.id] = author.reach
             item.identity_id, item.contact_id = row.id, row.contact_id
         ingest.insert_contacts(batch.db, new_contacts)

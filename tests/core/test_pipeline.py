@@ -1,0 +1,95 @@
+"""The pipeline runner: named stages in order, events after commit, and a message that cannot be
+stored is kept in dead_letters while its batch neighbours are stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.factories import message
+from townsquare.config import Settings, load_settings
+from townsquare.events import Event, EventHub
+from townsquare.pipeline import Pipeline
+from townsquare.pipeline.batch import Batch
+from townsquare.pipeline.runner import default_store_stages
+from townsquare.runtime import Runtime
+from townsquare.store.tables import dead_letters
+
+
+def test_default_stages_in_order(runtime: Runtime) -> None:
+    assert runtime.pipeline.stage_names == ["normalize", "dedupe", "contacts", "thread", "route", "persist"]
+
+
+class Poison:
+    """A stage that fails on one message, as a bug or a database constraint would."""
+
+    name = "poison"
+
+    def process(self, batch: Batch) -> None:
+        if any(item.message.text == "poison" for item in batch.active()):
+            raise ValueError("cannot handle this one")
+
+
+def test_poisoned_message_is_dead_lettered_and_the_rest_stored(runtime: Runtime) -> None:
+    events: list[Event] = []
+    hub = EventHub()
+    hub.listen(events.append)
+    pipeline = Pipeline(runtime.db, runtime.settings, hub, store=[Poison(), *default_store_stages()])
+    result = pipeline.process(
+        [message("a", author="u1"), message("b", author="u2", text="poison"), message("c", author="u3")]
+    )
+    assert (result.stored, result.failed) == (2, 1)
+    with runtime.db.read() as conn:
+        letters = conn.execute(select(dead_letters)).all()
+    assert [(row.external_id, row.error) for row in letters] == [("b", "ValueError: cannot handle this one")]
+    assert letters[0].payload["text"] == "poison"  # kept whole, can be replayed
+    assert sum(1 for e in events if e.kind == "conversation.created") == 2
+
+
+def test_text_is_normalized_before_storing(runtime: Runtime) -> None:
+    runtime.pipeline.process([message("n", text="  Cafe\u0301 \x00\x07ok\r\nnext line  ")])
+    from townsquare.store import conversations as convs
+
+    with runtime.db.read() as conn:
+        conversation = convs.list_conversations(conn, convs.ConversationFilter())[0][0]
+        [stored] = convs.messages_of(conn, conversation["id"])
+    assert stored["text"] == "Café ok\nnext line"
+
+
+def test_priority_and_sla_from_reach(runtime: Runtime) -> None:
+    from townsquare.model import AuthorIdentity
+    from townsquare.store import conversations as convs
+
+    famous = message("f", author="star").model_copy(
+        update={"author": AuthorIdentity(external_id="star", handle="star", reach=250_000)}
+    )
+    runtime.pipeline.process([famous])
+    with runtime.db.read() as conn:
+        conversation = convs.list_conversations(conn, convs.ConversationFilter())[0][0]
+    assert conversation["priority"] == "high"
+    due = conversation["first_response_due_at"] - conversation["first_message_at"]
+    assert due.total_seconds() == runtime.settings.sla_first_response_minutes["high"] * 60
+
+
+def test_settings_from_file_environment_and_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "townsquare.toml"
+    config.write_text('database_url = "sqlite:///from-file.db"\nport = 9000\nreopen_window_hours = 24\n')
+    monkeypatch.setenv("TOWNSQUARE_CONFIG", str(config))
+    monkeypatch.delenv("TOWNSQUARE_DATABASE_URL", raising=False)
+    assert load_settings().database_url == "sqlite:///from-file.db"
+    assert load_settings().reopen_window_hours == 24
+    monkeypatch.setenv("TOWNSQUARE_PORT", "9100")
+    assert load_settings().port == 9100  # environment beats the file
+    assert load_settings(port=9200).port == 9200  # flags beat both
+    assert load_settings(port=None).port == 9100  # a flag not given changes nothing
+    monkeypatch.setenv("TOWNSQUARE_PORT", "not-a-port")
+    with pytest.raises(ValueError, match="port"):
+        load_settings()
+
+
+def test_every_setting_is_documented() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    for name in Settings.model_fields:
+        assert f"`{name}`" in docs and f"TOWNSQUARE_{name.upper()}" in docs, f"{name} is not in docs/configuration.md"
