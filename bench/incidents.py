@@ -451,6 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sensitivity", type=float, default=DetectorSettings().sensitivity)
     parser.add_argument("--min-reports", type=int, default=DetectorSettings().min_reports)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="any DetectorSettings field")
     parser.add_argument("--tiers", default=",".join(TIERS), help="burst kinds to run: brand, aspect, domain, mixed")
     args = parser.parse_args(argv)
     root = data_dir()
@@ -459,7 +460,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "bench/incidents.py: no labelled data (set TOWNSQUARE_SHARED_DATA or add ../shared/data)", file=sys.stderr
         )
         return 2
-    settings = DetectorSettings(sensitivity=args.sensitivity, min_reports=args.min_reports)
+    overrides = dict(item.split("=", 1) for item in args.set)
+    settings = DetectorSettings.model_validate(
+        {"sensitivity": args.sensitivity, "min_reports": args.min_reports, **overrides}
+    )
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     tiers = args.tiers.split(",")
     summaries: dict[str, dict[str, Any]] = {}

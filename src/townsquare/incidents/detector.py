@@ -96,10 +96,14 @@ class DetectorSettings(BaseModel):
     min_reports: int = Field(5, ge=2, description="Reports from distinct authors needed to open an incident.")
     window: timedelta = Field(
         timedelta(minutes=15),
-        description="Mean life of the recent-report counts: the time scale of a burst.",
+        description="Short time scale of a burst: reports are counted over this window (and over `long_window`).",
+    )
+    long_window: timedelta = Field(
+        timedelta(minutes=60),
+        description="Second, longer time scale tested alongside `window`, for bursts that build slowly.",
     )
     concept_relief: float = Field(
-        3.0,
+        2.0,
         ge=0.0,
         description="Orders of magnitude less surprise needed when the bursting term is one of the "
         "~10 lexicon concepts rather than one of tens of thousands of words: fewer tests, fewer "
@@ -142,7 +146,8 @@ class IncidentDetector:
         self.settings = settings or DetectorSettings()
         window_s = self.settings.window.total_seconds()
         self._window_s = window_s
-        self._lookback_s = 2.0 * window_s
+        self._windows_s = (window_s, self.settings.long_window.total_seconds())
+        self._lookback_s = max(self._windows_s)
         self._volume = VolumeProfile()
         self._shares = DecayingCounts(mean_life_s=self.settings.baseline_days * 86400.0, prune_below=0.05)
         self._recent = DecayingCounts(mean_life_s=window_s, prune_below=0.05)
@@ -299,17 +304,16 @@ class IncidentDetector:
             buffer.popleft()
 
     def _maybe_open(self, member: Member, t: float) -> OpenIncident | None:
-        feature = self._bursting_feature(member, t)
-        if feature is None:
+        found = self._bursting_feature(member, t)
+        if found is None:
             return None
-        settings = self.settings
-        seeds = [m for m in self._buffer if feature in m.features]
-        if _distinct_authors(seeds) < settings.min_reports:
-            return None
+        feature, horizon = found
+        recent = [m for m in self._buffer if m.t >= horizon]
+        seeds = [m for m in recent if feature in m.features]
         probe = self._new_incident(seeds, feature, member, t)
         # Recent reports that fit the profile but lack the bursting term belong here too.
-        threshold = math.log(settings.join_min_lift)
-        chosen = [m for m in self._buffer if feature in m.features or probe.score(m.features) >= threshold]
+        threshold = math.log(self.settings.join_min_lift)
+        chosen = [m for m in recent if feature in m.features or probe.score(m.features) >= threshold]
         incident = self._new_incident(chosen, feature, member, t)
         chosen_ids = {m.id for m in chosen}
         self._buffer = deque(m for m in self._buffer if m.id not in chosen_ids)
@@ -332,27 +336,43 @@ class IncidentDetector:
         self._update_core(incident)
         return incident
 
-    def _bursting_feature(self, member: Member, t: float) -> str | None:
-        """The member's term whose recent unexplained count is most surprising, if significant."""
+    def _bursting_feature(self, member: Member, t: float) -> tuple[str, float] | None:
+        """The member's term whose recent unexplained reports are most surprising, if significant.
+
+        A cheap decaying count screens the terms; survivors are counted exactly (distinct
+        authors) over the short and the long window, so a sharp burst is caught at its
+        ``min_reports``-th report and a slower one still within the hour. Returns the term and
+        the start of the window that made it significant.
+        """
         settings = self.settings
         recent = self._recent
         recent_scale = recent.scale(t)
-        per_window = self._volume.per_hour(t) * self._window_s / 3600.0
+        per_hour = self._volume.per_hour(t)
+        short_h = self._window_s / 3600.0
+        screen = 0.5 * settings.min_ratio * short_h * per_hour
         word_limit = settings.max_log10_p
         concept_limit = word_limit + settings.concept_relief
-        best: str | None = None
+        best: tuple[str, float] | None = None
         best_margin = 0.0
         for feature in member.features:
             observed = recent.get(feature, recent_scale)
-            if observed < settings.min_reports - 1:
+            if observed < 2.0:
                 continue
-            expected = self._share(feature) * per_window
-            if observed < settings.min_ratio * expected:
+            share = self._share(feature)
+            if observed < screen * share:
                 continue
             limit = concept_limit if feature.startswith("~") else word_limit
-            margin = limit - poisson_log10_sf(round(observed), expected)
-            if margin >= best_margin:
-                best, best_margin = feature, margin
+            for window_s in self._windows_s:
+                horizon = t - window_s
+                count = _distinct_authors([m for m in self._buffer if m.t >= horizon and feature in m.features])
+                if count < settings.min_reports:
+                    continue
+                expected = share * per_hour * window_s / 3600.0
+                if count < settings.min_ratio * expected:
+                    continue
+                margin = limit - poisson_log10_sf(count, expected)
+                if margin >= best_margin:
+                    best, best_margin = (feature, horizon), margin
         return best
 
     def _signal(
