@@ -99,7 +99,9 @@ def demo(
     runtime = Runtime.create(settings)
     demo_parts = build_demo(runtime, rate_per_minute=settings.demo_rate_per_minute, outage_every_seconds=outage_every)
 
-    web = create_app(runtime, manage_runtime=True, services=[demo_parts])
+    from townsquare.channels.listeners import ListenerService
+
+    web = create_app(runtime, manage_runtime=True, services=[demo_parts, ListenerService(runtime)])
     table = Table(title="Townsquare demo", show_header=False)
     table.add_row("Agent inbox", f"http://127.0.0.1:{port}/inbox")
     table.add_row("Demo network timeline", f"http://127.0.0.1:{port}/demo-network/")
@@ -235,6 +237,86 @@ def list_channels() -> None:
             "yes" if limits.private_messages else "no",
             str(limits.max_text_length),
         )
+    out.print(table)
+
+
+def _parse_settings(pairs: list[str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}")
+        values[key.strip()] = value
+    return values
+
+
+@channels_app.command("add")
+def add_account(
+    network: Annotated[str, typer.Argument(help="Connector name, see `townsquare channels list`.")],
+    account: Annotated[str, typer.Option("--account", help="A name for this account, e.g. the handle.")],
+    settings_pairs: Annotated[
+        list[str] | None, typer.Option("--set", help="A connector setting as KEY=VALUE; repeat for each.")
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Connect an account of a network (or update its settings); `channels settings NETWORK` lists them."""
+    from pydantic import ValidationError
+
+    from townsquare.channels.base import secret_fields
+    from townsquare.channels.registry import UnknownChannel, connector_class
+    from townsquare.store import accounts
+    from townsquare.store.db import Database
+
+    try:
+        cls = connector_class(network)
+    except UnknownChannel:
+        err.print(f"[red]no connector named {network!r}[/red]; see `townsquare channels list`")
+        raise typer.Exit(2) from None
+    try:
+        validated = cls.settings_model.model_validate(_parse_settings(settings_pairs or []))
+    except ValidationError as error:
+        for problem in error.errors():
+            err.print(f"[red]{'.'.join(str(p) for p in problem['loc'])}: {problem['msg']}[/red]")
+        raise typer.Exit(2) from None
+    stored = validated.model_dump(mode="json")
+    for name in secret_fields(cls.settings_model):
+        value = getattr(validated, name)
+        stored[name] = value.get_secret_value() if hasattr(value, "get_secret_value") else value
+    db = Database(_settings(database_url).database_url)
+    db.migrate()
+    with db.write() as conn:
+        accounts.upsert_account(conn, network, account, stored)
+    out.print(f"connected {cls.title} account {account!r}")
+
+
+@channels_app.command("settings")
+def connector_settings(network: Annotated[str, typer.Argument(help="Connector name.")]) -> None:
+    """The settings a connector takes."""
+    from townsquare.channels.base import secret_fields
+    from townsquare.channels.registry import connector_class
+
+    cls = connector_class(network)
+    secrets = secret_fields(cls.settings_model)
+    table = Table("setting", "required", "secret", "description")
+    for name, field in cls.settings_model.model_fields.items():
+        table.add_row(
+            name, "yes" if field.is_required() else "no", "yes" if name in secrets else "", field.description or ""
+        )
+    out.print(table)
+
+
+@channels_app.command("accounts")
+def list_accounts(database_url: DatabaseOption = None) -> None:
+    """Connected accounts and their state (secrets are never shown)."""
+    from townsquare.store import accounts
+    from townsquare.store.db import Database
+
+    db = Database(_settings(database_url).database_url)
+    db.migrate()
+    table = Table("network", "account", "status", "detail")
+    with db.read() as conn:
+        for row in accounts.list_accounts(conn):
+            table.add_row(row["channel"], row["name"], row["status"], row["status_detail"] or "")
     out.print(table)
 
 

@@ -8,8 +8,9 @@ It never touches the database; the runtime hands it its account settings and sto
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -84,6 +85,8 @@ class Connector(ABC):
     limits: ClassVar[ChannelLimits]
     receives: ClassVar[tuple[str, ...]] = ()
     """How messages arrive: any of 'webhook', 'stream', 'poll'."""
+    poll_interval_seconds: ClassVar[float] = 30.0
+    """Pause between two `poll` calls that found nothing new."""
 
     def __init__(
         self, account: str, settings: ConnectorSettings, *, transport: httpx.BaseTransport | None = None
@@ -105,8 +108,16 @@ class Connector(ABC):
         raise BadPayload(f"{self.name} does not receive webhooks")
 
     def poll(self, cursor: str | None) -> PollResult:
-        """Fetch what arrived after `cursor` (polling connectors)."""
+        """Fetch what arrived after `cursor` (polling connectors, and the catch-up of streaming
+        ones after a restart). The runtime stores the returned cursor only after the messages are
+        stored, so a crash re-fetches rather than loses; ingest is idempotent."""
         return PollResult([], cursor)
+
+    def stream(self, cursor: str | None, stop: threading.Event) -> Iterator[PollResult]:
+        """Streaming connectors: yield batches as the network pushes them, each with the cursor
+        to resume after it; return when `stop` is set or the stream ends (the runtime then calls
+        `poll` to catch up and opens the stream again, with backoff)."""
+        return iter(())
 
     def close(self) -> None:  # noqa: B027 - optional hook, most connectors hold nothing open
         """Release network resources."""

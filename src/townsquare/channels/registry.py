@@ -18,8 +18,25 @@ class UnknownChannel(KeyError):
     pass
 
 
-@cache
+_registered: dict[str, type[Connector]] = {}
+
+
+def register(cls: type[Connector]) -> None:
+    """Register a connector class directly (embedding applications, tests); entry points are
+    the usual way."""
+    _registered[cls.name] = cls
+
+
+def unregister(name: str) -> None:
+    _registered.pop(name, None)
+
+
 def connector_classes() -> dict[str, type[Connector]]:
+    return dict(sorted({**_from_entry_points(), **_registered}.items()))
+
+
+@cache
+def _from_entry_points() -> dict[str, type[Connector]]:
     found: dict[str, type[Connector]] = {}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
@@ -31,7 +48,7 @@ def connector_classes() -> dict[str, type[Connector]]:
             log.error("entry point %s is not a Connector subclass", entry.name)
             continue
         found[cls.name] = cls
-    return dict(sorted(found.items()))
+    return found
 
 
 def connector_class(name: str) -> type[Connector]:
