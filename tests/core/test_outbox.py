@@ -134,3 +134,22 @@ def test_replies_longer_than_the_network_allows_are_refused(runtime: Runtime, te
     _outbox, conversation_id = setup(runtime, Network())
     with pytest.raises(Invalid, match="at most 500 characters"):
         runtime.actions.reply(ADMIN, conversation_id, text, Visibility.PUBLIC)
+
+
+def test_drafts_wait_until_sent_and_are_checked_then(runtime: Runtime) -> None:
+    network = Network(httpx.Response(201, json={"id": "net-3"}))
+    outbox, conversation_id = setup(runtime, network)
+    draft_id = runtime.actions.reply(ADMIN, conversation_id, "x" * 600, Visibility.PUBLIC, draft=True)
+    assert outbox.deliver_due() == 0  # drafts are never delivered
+    from townsquare.actions import Invalid
+
+    with pytest.raises(Invalid, match="at most 500"):
+        runtime.actions.send_draft(ADMIN, draft_id)  # the checks apply when it is sent
+    runtime.actions.send_draft(ADMIN, draft_id, text="Shorter and kind.")
+    assert outbox.deliver_due() == 1
+    row = reply_row(runtime, draft_id)
+    assert (row["status"], row["text"], row["external_id"]) == ("sent", "Shorter and kind.", "net-3")
+    other = runtime.actions.reply(ADMIN, conversation_id, "never mind", Visibility.PUBLIC, draft=True)
+    runtime.actions.discard_draft(ADMIN, other)
+    with runtime.db.read() as conn:
+        assert replies.get_reply(conn, other) is None

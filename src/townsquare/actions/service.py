@@ -184,8 +184,11 @@ class Actions:
         text: str,
         visibility: Visibility,
         in_reply_to_message_id: str | None = None,
+        *,
+        draft: bool = False,
     ) -> str:
-        """Queue a reply in the outbox, after the channel's limits and the public-reply guard."""
+        """Queue a reply in the outbox, after the channel's limits and the public-reply guard.
+        A draft is stored without checks or delivery; `send_draft` queues it later."""
         self._require(actor, Role.AGENT)
         text = text.strip()
         if not text:
@@ -195,9 +198,8 @@ class Actions:
             target = convs.reply_target(conn, conversation_id, in_reply_to_message_id)
             if target is None:
                 raise Invalid("there is no customer message in this conversation to answer")
-            self._check_channel(conversation["channel"], text, visibility)
-            if visibility == Visibility.PUBLIC:
-                self._guard_public(text, conversation["channel"])
+            if not draft:
+                self._check_reply(conversation["channel"], text, visibility)
             reply_id = replies.queue_reply(
                 conn,
                 conversation_id=conversation_id,
@@ -205,18 +207,68 @@ class Actions:
                 in_reply_to_message_id=target["id"],
                 visibility=visibility.value,
                 text=text,
+                status="draft" if draft else "queued",
+            )
+            action = "conversation.draft" if draft else "conversation.reply"
+            self._audit(
+                conn, actor, action, "conversation", conversation_id, reply_id=reply_id, visibility=visibility.value
+            )
+        kind = "reply.drafted" if draft else "reply.queued"
+        self.events.publish(Event(kind, {"conversation_id": conversation_id, "reply_id": reply_id}))
+        return reply_id
+
+    def send_draft(
+        self, actor: Actor, reply_id: str, text: str | None = None, visibility: Visibility | None = None
+    ) -> None:
+        """Queue a draft (optionally edited) for delivery, with the same checks as a new reply."""
+        self._require(actor, Role.AGENT)
+        with self.db.write() as conn:
+            draft = replies.get_reply(conn, reply_id)
+            if draft is None or draft["status"] != "draft":
+                raise NotFound(f"no draft {reply_id}")
+            conversation = self._conversation(conn, draft["conversation_id"])
+            final_text = (text if text is not None else draft["text"]).strip()
+            final_visibility = visibility or Visibility(draft["visibility"])
+            if not final_text:
+                raise Invalid("the reply is empty")
+            self._check_reply(conversation["channel"], final_text, final_visibility)
+            replies.update_reply(
+                conn,
+                reply_id,
+                status="queued",
+                text=final_text,
+                visibility=final_visibility.value,
+                next_attempt_at=utcnow(),
+                author_id=actor.id,
             )
             self._audit(
                 conn,
                 actor,
                 "conversation.reply",
                 "conversation",
-                conversation_id,
+                conversation["id"],
                 reply_id=reply_id,
-                visibility=visibility.value,
+                visibility=final_visibility.value,
+                from_draft=True,
             )
-        self.events.publish(Event("reply.queued", {"conversation_id": conversation_id, "reply_id": reply_id}))
-        return reply_id
+        self.events.publish(Event("reply.queued", {"conversation_id": conversation["id"], "reply_id": reply_id}))
+
+    def discard_draft(self, actor: Actor, reply_id: str) -> None:
+        self._require(actor, Role.AGENT)
+        with self.db.write() as conn:
+            draft = replies.get_reply(conn, reply_id)
+            if draft is None or draft["status"] != "draft":
+                raise NotFound(f"no draft {reply_id}")
+            replies.delete_reply(conn, reply_id)
+            self._audit(
+                conn, actor, "conversation.discard_draft", "conversation", draft["conversation_id"], reply_id=reply_id
+            )
+        self._changed(draft["conversation_id"], "replies")
+
+    def _check_reply(self, channel: str, text: str, visibility: Visibility) -> None:
+        self._check_channel(channel, text, visibility)
+        if visibility == Visibility.PUBLIC:
+            self._guard_public(text, channel)
 
     @staticmethod
     def _check_channel(channel: str, text: str, visibility: Visibility) -> None:

@@ -93,7 +93,15 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = False, services: Sequ
         ]
         return JSONResponse({"detail": problems}, status_code=422)
 
-    for router in (health.router, conversations.router, contacts.router, admin.router, events.router, webhooks.router):
+    for router in (
+        health.router,
+        conversations.router,
+        conversations.replies_router,
+        contacts.router,
+        admin.router,
+        events.router,
+        webhooks.router,
+    ):
         app.include_router(router)
 
     from townsquare.web.routes import mount_web

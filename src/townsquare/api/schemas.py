@@ -128,11 +128,21 @@ class ReplyIn(BaseModel):
     in_reply_to_message_id: str | None = Field(
         default=None, description="The message answered; the newest customer message when omitted."
     )
+    draft: bool = Field(
+        default=False, description="Keep it as a draft; send it later with POST /api/replies/{id}/send."
+    )
 
 
 class ReplyQueued(BaseModel):
     reply_id: str
     status: str = "queued"
+
+
+class DraftSend(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(default=None, min_length=1, max_length=20_000, description="Edited text, if changed.")
+    visibility: Visibility | None = None
 
 
 class AssignIn(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from townsquare.clock import utcnow
 from townsquare.ids import new_id
@@ -20,6 +20,7 @@ def queue_reply(
     in_reply_to_message_id: str | None,
     visibility: str,
     text: str,
+    status: str = "queued",
 ) -> str:
     reply_id = new_id()
     now = utcnow()
@@ -31,9 +32,9 @@ def queue_reply(
             in_reply_to_message_id=in_reply_to_message_id,
             visibility=visibility,
             text=text,
-            status="queued",
+            status=status,
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=now if status == "queued" else None,
             created_at=now,
         )
     )
@@ -72,3 +73,7 @@ def claim(conn: Connection, reply_id: str, now: datetime, lease_until: datetime)
         .values(next_attempt_at=lease_until)
     )
     return bool(result.rowcount)
+
+
+def delete_reply(conn: Connection, reply_id: str) -> None:
+    conn.execute(delete(replies).where(replies.c.id == reply_id))

@@ -12,6 +12,7 @@ from townsquare.api.schemas import (
     ConversationDetail,
     ConversationPage,
     Created,
+    DraftSend,
     NoteIn,
     PriorityIn,
     ReplyIn,
@@ -24,6 +25,7 @@ from townsquare.model import ConversationStatus
 from townsquare.store import conversations as convs
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+replies_router = APIRouter(prefix="/api/replies", tags=["conversations"])
 
 
 @router.get("", response_model=ConversationPage)
@@ -80,9 +82,23 @@ def read_conversation(conversation_id: str, runtime: RuntimeDep, actor: ActorDep
 
 @router.post("/{conversation_id}/replies", response_model=ReplyQueued, status_code=status.HTTP_202_ACCEPTED)
 def reply(conversation_id: str, body: ReplyIn, runtime: RuntimeDep, actor: ActorDep) -> ReplyQueued:
-    """Queue a reply in the outbox. Public replies that contain personal data are refused (422)."""
-    reply_id = runtime.actions.reply(actor, conversation_id, body.text, body.visibility, body.in_reply_to_message_id)
+    """Queue a reply in the outbox (or keep it as a draft). Public replies that contain personal
+    data are refused (422) with the suggestion to send them privately."""
+    reply_id = runtime.actions.reply(
+        actor, conversation_id, body.text, body.visibility, body.in_reply_to_message_id, draft=body.draft
+    )
+    return ReplyQueued(reply_id=reply_id, status="draft" if body.draft else "queued")
+
+
+@replies_router.post("/{reply_id}/send", response_model=ReplyQueued, status_code=status.HTTP_202_ACCEPTED)
+def send_draft(reply_id: str, body: DraftSend, runtime: RuntimeDep, actor: ActorDep) -> ReplyQueued:
+    runtime.actions.send_draft(actor, reply_id, body.text, body.visibility)
     return ReplyQueued(reply_id=reply_id)
+
+
+@replies_router.delete("/{reply_id}", status_code=status.HTTP_204_NO_CONTENT)
+def discard_draft(reply_id: str, runtime: RuntimeDep, actor: ActorDep) -> None:
+    runtime.actions.discard_draft(actor, reply_id)
 
 
 @router.put("/{conversation_id}/assignee", status_code=status.HTTP_204_NO_CONTENT)
