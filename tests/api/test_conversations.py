@@ -141,3 +141,36 @@ def test_customer_html_is_stored_as_is_and_rendered_escaped(client: TestClient, 
         assert "<script>alert" not in html
         assert "<img src=x" not in html
         assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+
+
+def test_public_reply_guard_refuses_personal_data_and_offers_private(
+    client: TestClient, users: Users, runtime: Runtime
+) -> None:
+    from townsquare.store import accounts
+
+    with runtime.db.write() as conn:
+        accounts.upsert_account(
+            conn, "demo", "acme", {"base_url": "http://demo.test", "api_key": "k", "webhook_secret": "s"}
+        )
+    runtime.pipeline.process([message("a", text="@acme my bill is wrong")])
+    conversation_id = _ids(client, users)[0]
+    agent = users.headers("agent")
+    leaky = {"text": "We called you on +49 151 23456789 and sent the invoice to anna.keller@example.com"}
+    refused = client.post(
+        f"/api/conversations/{conversation_id}/replies", json={**leaky, "visibility": "public"}, headers=agent
+    )
+    assert refused.status_code == 422
+    body = refused.json()
+    assert set(body["personal_data"]) == {"email", "phone"}
+    assert body["suggestion"] == "visibility=private"
+    assert "private message on demo" in body["detail"]
+    accepted = client.post(
+        f"/api/conversations/{conversation_id}/replies", json={**leaky, "visibility": "private"}, headers=agent
+    )
+    assert accepted.status_code == 202
+    harmless = client.post(
+        f"/api/conversations/{conversation_id}/replies",
+        json={"text": "Sorry! We are looking into it.", "visibility": "public"},
+        headers=agent,
+    )
+    assert harmless.status_code == 202
