@@ -1,0 +1,48 @@
+"""Triage of incoming posts: language, sentiment, intent, spam, needs-reply, urgency, personal data.
+
+Importing this package is cheap: models load on the first ``Triager.triage`` call.
+
+    from townsquare.triage import TriageInput, load_triager
+    results = load_triager("fast").triage([TriageInput(id="1", text="Still down?")])
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from .guard import GuardDecision, check_public_reply
+from .personal_data import find_personal_data
+from .schema import CustomPattern, PersonalDataSpan, TriageInput, TriageResult
+from .triager import Mode, Triager
+from .urgency import Signals, detect_signals, urgency_score
+
+__all__ = [
+    "CustomPattern",
+    "GuardDecision",
+    "Mode",
+    "PersonalDataSpan",
+    "Signals",
+    "TriageInput",
+    "TriageResult",
+    "Triager",
+    "check_public_reply",
+    "detect_signals",
+    "find_personal_data",
+    "load_triager",
+    "urgency_score",
+]
+
+_cache: dict[tuple[str, tuple[CustomPattern, ...]], Triager] = {}
+_cache_lock = threading.Lock()
+
+
+def load_triager(mode: Mode = "fast", patterns: Sequence[CustomPattern] = ()) -> Triager:
+    """The process-wide triager for (mode, patterns); models load lazily on first use."""
+    if mode not in ("fast", "accurate"):
+        raise ValueError(f"unknown triage mode {mode!r}: use 'fast' or 'accurate'")
+    key = (mode, tuple(patterns))
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = Triager(mode, patterns)
+        return _cache[key]

@@ -1,0 +1,170 @@
+"""``townsquare triage``, ``townsquare train`` and ``townsquare eval triage``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import typer
+from pydantic import ValidationError
+
+from .schema import CustomPattern, TriageInput
+
+ModelOption = Annotated[str, typer.Option("--model", "-m", help="fast (numpy, >1,000/s) or accurate (e5 embeddings)")]
+
+
+def _patterns(values: list[str] | None) -> list[CustomPattern]:
+    """``--pattern kind=regex`` options into company patterns."""
+    out = []
+    for value in values or []:
+        kind, sep, regex = value.partition("=")
+        if not sep or not kind or not regex:
+            raise typer.BadParameter(f"--pattern wants kind=regex, got {value!r}")
+        out.append(CustomPattern(kind=kind, regex=regex))
+    return out
+
+
+def _check_mode(model: str) -> str:
+    if model not in ("fast", "accurate"):
+        raise typer.BadParameter(f"--model must be fast or accurate, got {model!r}")
+    return model
+
+
+def _error_line(line_no: int, message: str) -> str:
+    return json.dumps({"line": line_no, "error": message}, ensure_ascii=False)
+
+
+def run_triage(
+    source: TextIO, sink: TextIO, errors: TextIO, mode: str, patterns: list[CustomPattern], batch_size: int = 256
+) -> tuple[int, int]:
+    """Triage JSONL from ``source`` to ``sink``; bad lines get an error line on ``errors``. Returns (ok, bad).
+
+    Output order follows input order; an error line names the 1-based input line number.
+    """
+    from . import load_triager
+
+    triager = load_triager(mode, patterns)  # type: ignore[arg-type]
+    ok = bad = 0
+    pending: list[TriageInput] = []
+
+    def flush() -> None:
+        nonlocal ok
+        for result in triager.triage(pending):
+            sink.write(result.model_dump_json() + "\n")
+            ok += 1
+        pending.clear()
+
+    for line_no, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("a line must be a JSON object")
+            if "id" in record and not isinstance(record["id"], str):
+                record["id"] = str(record["id"])
+            item = TriageInput.model_validate(record)
+        except (ValueError, ValidationError) as exc:
+            message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            if isinstance(exc, ValidationError):
+                message = f"{'.'.join(str(p) for p in exc.errors()[0]['loc'])}: {message}"
+            flush()  # keep the error line next to where it happened in the output
+            sink.flush()
+            errors.write(_error_line(line_no, message) + "\n")
+            bad += 1
+            continue
+        pending.append(item)
+        if len(pending) >= batch_size:
+            flush()
+    flush()
+    return ok, bad
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        transient=False,
+    ) as bar:
+
+        def start(description: str, total: int) -> Callable[[int], None]:
+            task = bar.add_task(description, total=total)
+            return lambda n: bar.advance(task, n)
+
+        yield start
+
+
+def register(app: typer.Typer, eval_app: typer.Typer) -> None:
+    """Add ``triage`` and ``train`` to ``app`` and ``triage`` to ``eval_app``."""
+
+    @app.command("triage")
+    def triage_command(
+        model: ModelOption = "fast",
+        pattern: Annotated[
+            list[str] | None, typer.Option("--pattern", help="company id pattern kind=regex, repeatable")
+        ] = None,
+        batch_size: Annotated[int, typer.Option(help="posts per model call")] = 256,
+    ) -> None:
+        """Triage posts: JSONL {"id", "text", ["language"]} on stdin, one result per line on stdout.
+
+        Bad input lines get {"line": N, "error": ...} on stderr and the run goes on.
+        """
+        mode = _check_mode(model)
+        _, bad = run_triage(sys.stdin, sys.stdout, sys.stderr, mode, _patterns(pattern), batch_size)
+        if bad:
+            typer.echo(f"{bad} bad line(s) skipped", err=True)
+
+    @app.command("train")
+    def train_command(
+        data: Annotated[
+            Path | None, typer.Option(help="folder with the public labelled sets (default ../shared/data)")
+        ] = None,
+        labelled: Annotated[
+            list[Path] | None, typer.Option("--labelled", help="extra labelled JSONL (a company's history)")
+        ] = None,
+        model: Annotated[str, typer.Option("--model", "-m", help="fast, accurate or both")] = "both",
+        out: Annotated[Path | None, typer.Option(help="write weight files here instead of the package")] = None,
+        limit: Annotated[int | None, typer.Option(help="at most N examples per language/source (quick runs)")] = None,
+        embedding_cache: Annotated[Path | None, typer.Option(help="npz cache of e5 embeddings")] = None,
+    ) -> None:
+        """Rebuild the shipped classifiers from labelled data."""
+        from .data import shared_data_dir
+        from .train import train
+
+        if model not in ("fast", "accurate", "both"):
+            raise typer.BadParameter("--model must be fast, accurate or both")
+        data_dir = data or shared_data_dir()
+        if data_dir is None:
+            typer.echo("no public labelled data found: pass --data (or set TOWNSQUARE_SHARED_DATA)", err=True)
+            raise typer.Exit(2)
+        with _progress() as progress:
+            summary: dict[str, Any] = train(
+                data_dir, labelled or [], model, out, limit, embedding_cache, progress
+            )
+        typer.echo(json.dumps(summary, indent=2))
+
+    @eval_app.command("triage")
+    def eval_command(
+        labelled: Annotated[Path, typer.Argument(help="labelled JSONL: text plus any of language, sentiment, "
+                                                      "intents, complaint, spam, needs_reply")],
+        model: ModelOption = "fast",
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+    ) -> None:
+        """Per-class precision/recall/F1 and macro-F1 per language on a labelled file."""
+        from . import load_triager
+        from .data import read_jsonl
+        from .evaluate import evaluate_rows, format_reports, reports_as_dict
+
+        try:
+            rows = list(read_jsonl(labelled))
+        except (OSError, ValueError) as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from exc
+        reports = evaluate_rows(rows, load_triager(_check_mode(model)).triage)  # type: ignore[arg-type]
+        typer.echo(json.dumps(reports_as_dict(reports), indent=2) if as_json else format_reports(reports))

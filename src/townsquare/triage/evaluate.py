@@ -1,0 +1,144 @@
+"""Measuring triage: per-class precision/recall/F1, macro-F1 per language, and the figures of
+docs/triage.md (``townsquare eval triage`` and ``bench/triage.py`` call into this module).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .data import Labelled
+from .schema import INTENTS, SENTIMENTS, TriageInput, TriageResult
+
+
+@dataclass
+class ClassScores:
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass
+class Report:
+    """Scores of one task on one set of examples."""
+
+    per_class: dict[str, ClassScores] = field(default_factory=dict)
+    macro_f1: float = math.nan
+    accuracy: float = math.nan
+    n: int = 0
+
+
+def score(truth: Sequence[str], predicted: Sequence[str], labels: Sequence[str] | None = None) -> Report:
+    """Per-class precision, recall and F1; macro-F1 over the classes present in ``truth``."""
+    if len(truth) != len(predicted):
+        raise ValueError("truth and predictions differ in length")
+    labels = list(labels) if labels is not None else sorted(set(truth) | set(predicted))
+    t = np.asarray(truth, dtype=object)
+    p = np.asarray(predicted, dtype=object)
+    report = Report(n=len(truth), accuracy=float(np.mean(t == p)) if len(truth) else math.nan)
+    f1s = []
+    for label in labels:
+        tp = int(np.sum((t == label) & (p == label)))
+        n_pred = int(np.sum(p == label))
+        n_true = int(np.sum(t == label))
+        precision = tp / n_pred if n_pred else 0.0
+        recall = tp / n_true if n_true else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        report.per_class[label] = ClassScores(precision, recall, f1, n_true)
+        if n_true:
+            f1s.append(f1)
+    report.macro_f1 = float(np.mean(f1s)) if f1s else math.nan
+    return report
+
+
+def binary_f1(truth: Sequence[bool], predicted: Sequence[bool]) -> float:
+    r = score(["yes" if x else "no" for x in truth], ["yes" if x else "no" for x in predicted], ["yes", "no"])
+    return r.per_class["yes"].f1
+
+
+TASKS: dict[str, tuple[Callable[[Labelled], str | None], Callable[[TriageResult], str], tuple[str, ...] | None]] = {
+    "language": (lambda r: r.language, lambda p: p.language, None),
+    "sentiment": (lambda r: r.sentiment, lambda p: p.sentiment, SENTIMENTS),
+    "intent": (lambda r: r.intents[0] if r.intents else None, lambda p: p.intent, INTENTS),
+    "complaint": (
+        lambda r: None if r.complaint is None else ("complaint" if r.complaint else "not"),
+        lambda p: "complaint" if p.intent == "complaint" else "not",
+        ("complaint", "not"),
+    ),
+    "spam": (
+        lambda r: None if r.spam is None else ("spam" if r.spam else "not"),
+        lambda p: "spam" if p.spam else "not",
+        ("spam", "not"),
+    ),
+    "needs_reply": (
+        lambda r: None if r.needs_reply is None else ("reply" if r.needs_reply else "no"),
+        lambda p: "reply" if p.needs_reply else "no",
+        ("reply", "no"),
+    ),
+}
+
+
+def evaluate_rows(
+    rows: Sequence[Labelled], predict: Callable[[list[TriageInput]], list[TriageResult]], batch: int = 256
+) -> dict[str, dict[str, Report]]:
+    """For every task that ``rows`` label: {task: {language or "all": Report}}.
+
+    The language hint is *not* passed to the triager (except for the language task itself, which
+    would otherwise be trivial): rows are scored as a customer's post would be.
+    """
+    results: list[TriageResult] = []
+    for i in range(0, len(rows), batch):
+        results += predict([TriageInput(id=str(i + k), text=r.text) for k, r in enumerate(rows[i : i + batch])])
+    out: dict[str, dict[str, Report]] = {}
+    for task, (truth_of, pred_of, labels) in TASKS.items():
+        pairs: list[tuple[str, str, str]] = []
+        for r, p in zip(rows, results, strict=True):
+            truth = truth_of(r)
+            if truth is not None:
+                pairs.append((r.language or "?", truth, pred_of(p)))
+        if not pairs:
+            continue
+        by_lang: dict[str, Report] = {"all": score([t for _, t, _ in pairs], [p for _, _, p in pairs], labels)}
+        for lang in sorted({lang for lang, _, _ in pairs}):
+            sub = [(t, p) for lg, t, p in pairs if lg == lang]
+            by_lang[lang] = score([t for t, _ in sub], [p for _, p in sub], labels)
+        out[task] = by_lang
+    return out
+
+
+def format_reports(reports: dict[str, dict[str, Report]]) -> str:
+    """Plain-text tables: per-class P/R/F1 over all rows, then macro-F1 per language."""
+    lines: list[str] = []
+    for task, by_lang in reports.items():
+        overall = by_lang["all"]
+        lines.append(f"== {task}  (n={overall.n}, accuracy={overall.accuracy:.3f}, macro-F1={overall.macro_f1:.3f})")
+        lines.append(f"  {'class':<24}{'precision':>10}{'recall':>10}{'F1':>10}{'support':>10}")
+        for label, s in overall.per_class.items():
+            lines.append(f"  {label:<24}{s.precision:>10.3f}{s.recall:>10.3f}{s.f1:>10.3f}{s.support:>10d}")
+        langs = [lang for lang in by_lang if lang != "all"]
+        if langs:
+            lines.append("  macro-F1 per language: " + ", ".join(
+                f"{lang} {by_lang[lang].macro_f1:.3f} (n={by_lang[lang].n})" for lang in langs
+            ))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def reports_as_dict(reports: dict[str, dict[str, Report]]) -> dict[str, dict[str, object]]:
+    return {
+        task: {
+            lang: {
+                "n": r.n,
+                "accuracy": round(r.accuracy, 4),
+                "macro_f1": round(r.macro_f1, 4),
+                "per_class": {k: {"precision": round(v.precision, 4), "recall": round(v.recall, 4),
+                                  "f1": round(v.f1, 4), "support": v.support} for k, v in r.per_class.items()},
+            }
+            for lang, r in by_lang.items()
+        }
+        for task, by_lang in reports.items()
+    }

@@ -1,0 +1,57 @@
+"""The typed records that go in and out of triage."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Sentiment = Literal["negative", "neutral", "positive"]
+SENTIMENTS: tuple[Sentiment, ...] = ("negative", "neutral", "positive")
+INTENTS: tuple[str, ...] = (
+    "complaint",
+    "question",
+    "request",
+    "praise",
+    "recommendation_request",
+    "other",
+)
+
+
+class PersonalDataSpan(BaseModel):
+    """Personal data found in a text: ``text[start:end]`` is the value."""
+
+    kind: str
+    start: int
+    end: int
+
+
+class CustomPattern(BaseModel):
+    """A company's own identifier (customer, contract, order number) as a regular expression."""
+
+    model_config = {"frozen": True}
+
+    kind: str
+    regex: str
+
+
+class TriageInput(BaseModel):
+    id: str
+    text: str
+    language: str | None = None  # a hint from the network (e.g. the post's declared language)
+    author_reach: int | None = Field(default=None, ge=0)
+    in_incident: bool = False
+
+
+class TriageResult(BaseModel):
+    id: str
+    language: str
+    language_confidence: float
+    sentiment: Sentiment
+    sentiment_scores: dict[str, float]
+    intent: str
+    intent_scores: dict[str, float]
+    spam: bool
+    needs_reply: bool
+    urgency: float
+    personal_data: list[PersonalDataSpan]

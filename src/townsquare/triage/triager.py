@@ -1,0 +1,111 @@
+"""The Triager: one batch of posts in, one ``TriageResult`` per post out."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from .language import FastTextLid, clean_for_language, combine, decide
+from .linear import FloatArray
+from .models import AccurateModel, E5Encoder, FastModel
+from .personal_data import find_personal_data
+from .schema import INTENTS, SENTIMENTS, CustomPattern, PersonalDataSpan, TriageInput, TriageResult
+from .urgency import detect_signals, urgency_score
+
+Mode = Literal["fast", "accurate"]
+
+_shared_lock = threading.Lock()
+_shared: dict[str, object] = {}
+
+
+def _shared_instance(key: str, factory: type[FastTextLid] | type[E5Encoder]) -> object:
+    """One fastText and one e5 per process, whatever the number of triagers."""
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = factory()
+        return _shared[key]
+
+
+def _round(values: FloatArray, labels: Sequence[str]) -> dict[str, float]:
+    return {label: round(float(v), 4) for label, v in zip(labels, values, strict=True)}
+
+
+class Triager:
+    """Batched and thread-safe: models load once (under a lock), scoring shares no mutable state."""
+
+    def __init__(self, mode: Mode = "fast", patterns: Sequence[CustomPattern] = ()) -> None:
+        self.mode: Mode = mode
+        self.patterns: tuple[CustomPattern, ...] = tuple(patterns)
+        self._lock = threading.Lock()
+        self._fast: FastModel | None = None
+        self._accurate: AccurateModel | None = None
+
+    def _models(self) -> tuple[FastModel, AccurateModel | None]:
+        with self._lock:
+            if self._fast is None:
+                self._fast = FastModel.load()
+            if self.mode == "accurate" and self._accurate is None:
+                self._accurate = AccurateModel.load()
+            return self._fast, self._accurate
+
+
+    def triage(self, items: Sequence[TriageInput]) -> list[TriageResult]:
+        if not items:
+            return []
+        fast, accurate = self._models()
+        texts = [item.text for item in items]
+        probs = fast.predict(texts)
+        if accurate is not None:
+            encoder = _shared_instance("e5", E5Encoder)
+            assert isinstance(encoder, E5Encoder)
+            probs = accurate.refine(probs, encoder.encode(texts))
+        lid = _shared_instance("lid", FastTextLid)
+        assert isinstance(lid, FastTextLid)
+
+        need_lang = [i for i, item in enumerate(items) if not item.language]
+        cleaned = [clean_for_language(texts[i]) for i in need_lang]
+        ft = lid.distribution(cleaned)
+        lang_head = fast.head("language")
+        alpha = float(fast.config.get("language_alpha", 0.5))
+        languages: dict[int, tuple[str, float]] = {}
+        for k, i in enumerate(need_lang):
+            dist = combine(ft[k], probs["language"][i], lang_head.labels, alpha)
+            languages[i] = decide(dist, cleaned[k])
+
+        spam_threshold = float(fast.config.get("spam_threshold", 0.5))
+        reply_threshold = float(fast.config.get("needs_reply_threshold", 0.5))
+        complaint_col = INTENTS.index("complaint")
+        results: list[TriageResult] = []
+        for i, item in enumerate(items):
+            language, confidence = languages.get(i, ((item.language or "").lower(), 1.0))
+            sentiment = probs["sentiment"][i]
+            intent = probs["intent"][i]
+            spam = bool(probs["spam"][i, 0] >= spam_threshold)
+            needs_reply = bool(probs["needs_reply"][i, 0] >= reply_threshold) and not spam
+            urgency = urgency_score(
+                negative=float(sentiment[0]),
+                complaint=float(intent[complaint_col]),
+                reach=item.author_reach,
+                signals=detect_signals(item.text),
+                in_incident=item.in_incident,
+            )
+            spans: list[PersonalDataSpan] = find_personal_data(item.text, self.patterns)
+            results.append(
+                TriageResult(
+                    id=item.id,
+                    language=language,
+                    language_confidence=confidence,
+                    sentiment=SENTIMENTS[int(np.argmax(sentiment))],
+                    sentiment_scores=_round(sentiment, SENTIMENTS),
+                    intent=INTENTS[int(np.argmax(intent))],
+                    intent_scores=_round(intent, INTENTS),
+                    spam=spam,
+                    needs_reply=needs_reply,
+                    urgency=0.0 if spam else urgency,
+                    personal_data=spans,
+                )
+            )
+        return results

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import typer
+from typer.testing import CliRunner
+
+from townsquare.triage.commands import register
+from townsquare.triage.models import FastModel
+
+
+def make_app() -> typer.Typer:
+    app = typer.Typer()
+    eval_app = typer.Typer()
+    app.add_typer(eval_app, name="eval")
+    register(app, eval_app)
+    return app
+
+
+def test_triage_command_reports_bad_lines_and_goes_on() -> None:
+    lines = [
+        '{"id": "1", "text": "Danke!"}',
+        "not json",
+        '{"id": 2, "text": "still down?", "language": "en"}',
+        '{"text": "no id"}',
+        "[1, 2]",
+        "",
+        '{"id": "3", "text": "Mail: a.b@example.com"}',
+    ]
+    result = CliRunner().invoke(make_app(), ["triage"], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    out = [json.loads(x) for x in result.stdout.splitlines()]
+    ok = [x for x in out if "error" not in x]
+    assert [x["id"] for x in ok] == ["1", "2", "3"]
+    assert set(ok[0]) == {
+        "id", "language", "language_confidence", "sentiment", "sentiment_scores", "intent", "intent_scores",
+        "spam", "needs_reply", "urgency", "personal_data",
+    }
+    assert ok[1]["language"] == "en"
+    assert ok[2]["personal_data"] == [{"kind": "email", "start": 6, "end": 21}]
+    errors = [json.loads(x) for x in result.stderr.splitlines() if x.startswith("{")]
+    assert [e["line"] for e in errors] == [2, 4, 5]
+    assert "3 bad line(s)" in result.stderr
+
+
+def test_triage_command_rejects_unknown_model() -> None:
+    result = CliRunner().invoke(make_app(), ["triage", "--model", "huge"], input="")
+    assert result.exit_code != 0
+
+
+def test_triage_command_takes_company_patterns() -> None:
+    result = CliRunner().invoke(
+        make_app(), ["triage", "--pattern", r"customer_number=KD-\d{8}"], input='{"id":"1","text":"KD-12345678"}\n'
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["personal_data"][0]["kind"] == "customer_number"
+
+
+def test_eval_command_prints_per_class_scores(tmp_path: Path) -> None:
+    labelled = tmp_path / "labelled.jsonl"
+    rows = [
+        {"text": "@DB_Bahn 40 Minuten Verspätung, unfassbar", "language": "de", "sentiment": "negative",
+         "intents": ["complaint"], "needs_reply": True},
+        {"text": "Thanks, brilliant service!", "language": "en", "sentiment": "positive", "intents": ["praise"],
+         "needs_reply": False},
+        {"text": "is the app down?", "language": "en", "intents": ["question"], "needs_reply": True},
+    ]
+    labelled.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(make_app(), ["eval", "triage", str(labelled)])
+    assert result.exit_code == 0, result.output
+    for heading in ("== language", "== sentiment", "== intent", "== needs_reply", "macro-F1 per language"):
+        assert heading in result.stdout
+    as_json = CliRunner().invoke(make_app(), ["eval", "triage", str(labelled), "--json"])
+    report = json.loads(as_json.stdout)
+    assert report["intent"]["all"]["n"] == 3
+    assert set(report["sentiment"]) == {"all", "de", "en"}
+
+
+def test_eval_command_reports_a_bad_file(tmp_path: Path) -> None:
+    labelled = tmp_path / "bad.jsonl"
+    labelled.write_text('{"text": "x", "intents": ["nonsense"]}\n', encoding="utf-8")
+    result = CliRunner().invoke(make_app(), ["eval", "triage", str(labelled)])
+    assert result.exit_code == 2
+    assert "bad.jsonl:1" in result.stderr
+
+
+def _tiny_public_data(root: Path) -> Path:
+    """A miniature of the shared data layout, so training is tested without the real folder."""
+    texts = {
+        "english": ["I love this, great service", "worst delay ever, awful", "the train leaves at 5",
+                    "so happy with my order", "terrible support, never again", "news about the rail network"],
+        "german": ["Ich liebe es, toller Service", "Schon wieder Verspätung, furchtbar", "Der Zug fährt um 5",
+                   "Super zufrieden mit der Bestellung", "Schrecklicher Service, nie wieder", "Neues vom Schienennetz"],
+    }
+    for folder, lines in texts.items():
+        base = root / "sentiment-xlmt" / folder
+        base.mkdir(parents=True)
+        (base / "train_text.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (base / "train_labels.txt").write_text("2\n0\n1\n2\n0\n1\n", encoding="utf-8")
+    (root / "complaints").mkdir()
+    (root / "complaints" / "complaints-train.csv").write_text(
+        "tweet_id,text,is_complaint,domain\n1,my parcel never arrived,1,retail\n2,what time do you open?,0,retail\n"
+        "3,broken on arrival and no refund,1,retail\n4,love the new store,0,retail\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_train_command_builds_loadable_weights(tmp_path: Path) -> None:
+    data = _tiny_public_data(tmp_path / "data")
+    out = tmp_path / "models"
+    result = CliRunner().invoke(
+        make_app(), ["train", "--data", str(data), "--model", "fast", "--out", str(out), "--limit", "40"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{"):])
+    assert summary["examples"]["language"] == 12
+    model = FastModel.load(out / "fast.npz")
+    assert {h.name for h in model.heads} == {"language", "sentiment", "intent", "spam", "needs_reply"}
+    probs = model.predict(["toller Service", "awful delay"])
+    assert probs["sentiment"].shape == (2, 3)
+    assert np.allclose(probs["sentiment"].sum(axis=1), 1, atol=1e-4)
+    with np.load(out / "fast.npz", allow_pickle=False) as arrays:  # never pickled
+        assert "weights_q" in arrays.files

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from townsquare.triage import CustomPattern, TriageInput, TriageResult, load_triager
+from townsquare.triage.schema import INTENTS, SENTIMENTS
+
+POSTS = [
+    TriageInput(id="de-complaint", text="@DB_Bahn schon wieder 40 Minuten Verspätung, keine Durchsage. Unfassbar!"),
+    TriageInput(id="en-question", text="@Netflix is the app down again? Can't log in since this morning"),
+    TriageInput(id="praise", text="Thanks so much @BootsUK, brilliant service today!"),
+    TriageInput(id="short-de", text="Danke!"),
+    TriageInput(id="short-en", text="still down?"),
+    TriageInput(id="emoji", text="😡😡😡"),
+    TriageInput(id="empty", text=""),
+    TriageInput(id="pii", text="call me on +49 171 1234567, customer KD-12345678", author_reach=50_000),
+]
+
+
+def test_load_triager_is_cached_per_mode_and_patterns() -> None:
+    p = (CustomPattern(kind="customer_number", regex=r"KD-\d{8}"),)
+    assert load_triager("fast") is load_triager("fast")
+    assert load_triager("fast", p) is load_triager("fast", p)
+    assert load_triager("fast", p) is not load_triager("fast")
+    with pytest.raises(ValueError, match="unknown triage mode"):
+        load_triager("slow")  # type: ignore[arg-type]
+
+
+def test_results_are_complete_and_consistent() -> None:
+    pattern = CustomPattern(kind="customer_number", regex=r"KD-\d{8}")
+    results = load_triager("fast", [pattern]).triage(POSTS)
+    assert [r.id for r in results] == [p.id for p in POSTS]
+    for r in results:
+        assert isinstance(r, TriageResult)
+        assert set(r.sentiment_scores) == set(SENTIMENTS)
+        assert abs(sum(r.sentiment_scores.values()) - 1) < 1e-3
+        assert r.sentiment == max(r.sentiment_scores, key=lambda k: r.sentiment_scores[k])
+        assert set(r.intent_scores) == set(INTENTS)
+        assert r.intent == max(r.intent_scores, key=lambda k: r.intent_scores[k])
+        assert 0.0 <= r.urgency <= 1.0
+        assert 0.0 <= r.language_confidence <= 1.0
+    by_id = {r.id: r for r in results}
+    assert by_id["de-complaint"].language == "de"
+    assert by_id["de-complaint"].intent == "complaint"
+    assert by_id["de-complaint"].sentiment == "negative"
+    assert by_id["en-question"].language == "en"
+    assert by_id["en-question"].needs_reply
+    assert by_id["praise"].sentiment == "positive"
+    assert by_id["short-de"].language == "de"
+    assert by_id["short-en"].language == "en"
+    assert by_id["emoji"].language == "und"
+    assert by_id["empty"].language == "und"
+    assert [s.kind for s in by_id["pii"].personal_data] == ["phone", "customer_number"]
+    assert by_id["en-question"].urgency > by_id["praise"].urgency
+
+
+def test_language_hint_is_used() -> None:
+    (r,) = load_triager("fast").triage([TriageInput(id="1", text="ok", language="DE")])
+    assert (r.language, r.language_confidence) == ("de", 1.0)
+
+
+def test_incident_and_reach_raise_urgency() -> None:
+    text = "my internet is slow today"
+    plain, incident, famous = load_triager("fast").triage([
+        TriageInput(id="a", text=text),
+        TriageInput(id="b", text=text, in_incident=True),
+        TriageInput(id="c", text=text, author_reach=2_000_000),
+    ])
+    assert incident.urgency > plain.urgency
+    assert famous.urgency > plain.urgency
+
+
+def test_batch_equals_one_by_one_and_threads_agree() -> None:
+    triager = load_triager("fast")
+    batch = triager.triage(POSTS)
+    singles = [triager.triage([p])[0] for p in POSTS]
+    assert [r.model_dump() for r in batch] == [r.model_dump() for r in singles]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(lambda _: triager.triage(POSTS), range(8)))
+    assert all([r.model_dump() for r in res] == [r.model_dump() for r in batch] for res in parallel)
+
+
+def test_empty_batch() -> None:
+    assert load_triager("fast").triage([]) == []
