@@ -5,7 +5,8 @@ of the same rows into the same tables (what the storage alone allows), and their
 
 Prints a table and one JSON line. Medians over the runs; every run starts from an empty database.
 The pipeline runs its storing stages (normalize, dedupe, contacts, thread, route, persist) with
-triage off: triage has its own benchmark (bench/triage.py).
+triage and incident detection off: they have their own benchmarks (bench/triage.py,
+bench/incidents.py).
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def fresh_database(kind: str, postgres_url: str | None, folder: Path, run: int) 
 
 
 def pipeline_run(db: Database, batch: list[InboundMessage]) -> float:
-    pipeline = Pipeline(db, Settings(database_url=db.url, triage="off", pipeline_batch_size=500))
+    settings = Settings(database_url=db.url, triage="off", incidents=False, pipeline_batch_size=500)
+    pipeline = Pipeline(db, settings)
     began = time.perf_counter()
     result = pipeline.process(batch)
     elapsed = time.perf_counter() - began

@@ -10,13 +10,18 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+
+class AlertWebhook(BaseModel):
+    url: str = Field(description="Receiver address (e.g. a chat tool's incoming webhook relay).")
+    secret: SecretStr = Field(description="Key of the `X-Townsquare-Signature: sha256=...` HMAC of the body.")
 
 
 def _config_file() -> Path:
@@ -58,6 +63,24 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=8, ge=1, description="Delivery attempts before a reply fails.")
     outbox_poll_seconds: float = Field(default=0.5, gt=0, description="How often the outbox looks for work.")
     cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure (behind HTTPS).")
+    incidents: bool = Field(default=True, description="Detect outages from bursts of reports in the pipeline.")
+    incident_sensitivity: float = Field(
+        default=0.5, ge=0, le=1, description="0 = only overwhelming bursts open incidents, 1 = jumpy."
+    )
+    incident_min_reports: int = Field(
+        default=5, ge=2, description="Reports from distinct customers needed to open an incident."
+    )
+    incident_late_reply: bool = Field(
+        default=True,
+        description="Customers who report after an update was published get that update at once, in their language.",
+    )
+    status_page_title: str = Field(default="Service status", description="Heading of the public status page.")
+    status_accounts: list[str] = Field(
+        default=[], description="Company accounts ('network/account') that post every status update."
+    )
+    alert_webhooks: list[AlertWebhook] = Field(
+        default=[], description="Where new and growing incidents are announced: signed JSON POSTs."
+    )
     demo_rate_per_minute: float = Field(
         default=20.0, ge=0, description="Posts per minute from the demo network's simulated customers."
     )

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from townsquare.actions import Actions
+from townsquare.actions.incidents import IncidentActions
 from townsquare.bus import InMemoryBus
 from townsquare.channels.hub import ConnectorHub, TransportFactory
 from townsquare.config import Settings
@@ -28,6 +29,7 @@ class Runtime:
     bus: InMemoryBus
     pipeline: Pipeline
     actions: Actions
+    incident_actions: IncidentActions
     hub: ConnectorHub
     outbox: Outbox
     worker: PipelineWorker
@@ -51,6 +53,7 @@ class Runtime:
             bus=bus,
             pipeline=pipeline,
             actions=Actions(db, events),
+            incident_actions=IncidentActions(db, events, settings),
             hub=hub,
             outbox=Outbox(db, hub, events, settings),
             worker=PipelineWorker(bus, pipeline),
@@ -73,5 +76,6 @@ class Runtime:
             self.worker.stop()
             self.outbox.stop()
             self.started = False
+        self.pipeline.close()
         self.hub.close()
         self.db.dispose()

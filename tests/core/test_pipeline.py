@@ -19,7 +19,15 @@ from townsquare.store.tables import dead_letters
 
 
 def test_default_stages_in_order(runtime: Runtime) -> None:
-    assert runtime.pipeline.stage_names == ["normalize", "dedupe", "contacts", "thread", "route", "persist"]
+    assert runtime.pipeline.stage_names == [
+        "normalize",
+        "dedupe",
+        "contacts",
+        "thread",
+        "route",
+        "persist",
+        "incidents",
+    ]
 
 
 class Poison:
@@ -36,7 +44,9 @@ def test_poisoned_message_is_dead_lettered_and_the_rest_stored(runtime: Runtime)
     events: list[Event] = []
     hub = EventHub()
     hub.listen(events.append)
-    pipeline = Pipeline(runtime.db, runtime.settings, hub, store=[Poison(), *default_store_stages()])
+    pipeline = Pipeline(
+        runtime.db, runtime.settings, hub, store=[Poison(), *default_store_stages(runtime.db, runtime.settings)]
+    )
     result = pipeline.process(
         [message("a", author="u1"), message("b", author="u2", text="poison"), message("c", author="u3")]
     )

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from townsquare.config import Settings
+from townsquare.events import Event
 from townsquare.model import InboundMessage
 
 
@@ -46,6 +47,8 @@ class Batch:
     """Rows of conversations this batch creates, by id; stages fill and amend them before insert."""
     changed_conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Column changes for existing conversations, by id."""
+    events: list[Event] = field(default_factory=list)
+    """Events the stages raise; published once the batch is committed."""
 
     @property
     def db(self) -> Connection:

@@ -52,10 +52,15 @@ def default_prepare_stages(settings: Settings) -> list[Stage]:
     return stages
 
 
-def default_store_stages() -> list[Stage]:
+def default_store_stages(db: Database, settings: Settings, events: EventHub | None = None) -> list[Stage]:
     from townsquare.pipeline.stages.thread import ThreadStage
 
-    return [DedupeStage(), ContactsStage(), ThreadStage(), RouteStage(), PersistStage()]
+    stages: list[Stage] = [DedupeStage(), ContactsStage(), ThreadStage(), RouteStage(), PersistStage()]
+    if settings.incidents:
+        from townsquare.pipeline.stages.incidents import IncidentStage
+
+        stages.append(IncidentStage(db, settings, events))
+    return stages
 
 
 class Pipeline:
@@ -71,7 +76,17 @@ class Pipeline:
         self.settings = settings
         self.events = events
         self.prepare_stages = list(prepare) if prepare is not None else default_prepare_stages(settings)
-        self.store_stages = list(store) if store is not None else default_store_stages()
+        self.store_stages = list(store) if store is not None else default_store_stages(db, settings, events)
+
+    def close(self) -> None:
+        """Let stages that keep state in memory save it (the incident detector)."""
+        for stage in self.store_stages:
+            save = getattr(stage, "save", None)
+            if callable(save):
+                try:
+                    save()
+                except Exception:
+                    log.exception("stage %s could not save its state", stage.name)
 
     @property
     def stage_names(self) -> list[str]:
@@ -153,6 +168,8 @@ class Pipeline:
     def _announce(self, batch: Batch) -> None:
         if self.events is None:
             return
+        for event in batch.events:
+            self.events.publish(event)
         for conversation_id in batch.new_conversations:
             self.events.publish(Event("conversation.created", {"conversation_id": conversation_id}))
         for conversation_id in batch.changed_conversations:

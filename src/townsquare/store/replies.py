@@ -21,6 +21,7 @@ def queue_reply(
     visibility: str,
     text: str,
     status: str = "queued",
+    incident_update_id: str | None = None,
 ) -> str:
     reply_id = new_id()
     now = utcnow()
@@ -35,6 +36,7 @@ def queue_reply(
             status=status,
             attempts=0,
             next_attempt_at=now if status == "queued" else None,
+            incident_update_id=incident_update_id,
             created_at=now,
         )
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from townsquare.store.tables import app_state
 
@@ -19,3 +19,8 @@ def get_or_create_secret(conn: Connection, key: str = "secret_key") -> str:
         value = secrets.token_urlsafe(48)
         conn.execute(insert(app_state).values(key=key, value=value))
     return value
+
+
+def set_value(conn: Connection, key: str, value: str) -> None:
+    if conn.execute(update(app_state).where(app_state.c.key == key).values(value=value)).rowcount == 0:
+        conn.execute(insert(app_state).values(key=key, value=value))

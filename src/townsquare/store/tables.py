@@ -243,3 +243,92 @@ dead_letters = Table(
     Column("error", Text, nullable=False),
     Column("created_at", Timestamp, nullable=False),
 )
+
+# -- incidents (migration 0002) --------------------------------------------------------------
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("detector_key", String(64), unique=True),
+    Column("title", String(280), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("impact", String(16), nullable=False, default="minor"),
+    Column("public", Boolean, nullable=False, default=False),
+    Column("terms", Json, nullable=False),
+    Column("languages", Json, nullable=False),
+    Column("channels", Json, nullable=False),
+    Column("locations", Json, nullable=False),
+    Column("first_message_at", Timestamp, nullable=False),
+    Column("detected_at", Timestamp, nullable=False),
+    Column("confirmed_at", Timestamp),
+    Column("resolved_at", Timestamp),
+    Column("merged_into", Id, ForeignKey("incidents.id", ondelete="SET NULL")),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Index("ix_incidents_status_detected", "status", "detected_at"),
+)
+
+incident_conversations = Table(
+    "incident_conversations",
+    metadata,
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True),
+    Column("added_by", String(64), nullable=False),
+    Column("added_at", Timestamp, nullable=False),
+    Index("ix_incident_conversations_conversation", "conversation_id"),
+)
+
+incident_updates = Table(
+    "incident_updates",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("customer_templates", Json, nullable=False),
+    Column("author_id", Id, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+status_components = Table(
+    "status_components",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("description", Text, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("position", Integer, nullable=False, default=0),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+incident_components = Table(
+    "incident_components",
+    metadata,
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
+    Column("component_id", Id, ForeignKey("status_components.id", ondelete="CASCADE"), primary_key=True),
+)
+
+status_posts = Table(
+    "status_posts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("incident_update_id", Id, ForeignKey("incident_updates.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("account", String(128), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Timestamp),
+    Column("last_error", Text),
+    Column("external_id", String(512)),
+    Column("url", String(2048)),
+    Column("created_at", Timestamp, nullable=False),
+    Column("sent_at", Timestamp),
+    Index("ix_status_posts_status_next", "status", "next_attempt_at"),
+)
+
+# Mass replies are ordinary replies that remember the incident update they carry.
+replies.append_column(
+    Column("incident_update_id", Id, ForeignKey("incident_updates.id", ondelete="SET NULL"), index=True)
+)
