@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from townsquare.actions import Actions
 from townsquare.actions.incidents import IncidentActions
+from townsquare.alerts.webhooks import AlertSender
 from townsquare.bus import InMemoryBus
 from townsquare.channels.hub import ConnectorHub, TransportFactory
 from townsquare.config import Settings
@@ -34,6 +35,7 @@ class Runtime:
     outbox: Outbox
     worker: PipelineWorker
     secret_key: str
+    alerts: AlertSender
     started: bool = field(default=False)
 
     @classmethod
@@ -58,6 +60,7 @@ class Runtime:
             outbox=Outbox(db, hub, events, settings),
             worker=PipelineWorker(bus, pipeline),
             secret_key=secret,
+            alerts=AlertSender(settings.alert_webhooks, events, settings.public_url),
         )
 
     def start(self) -> None:
@@ -65,6 +68,7 @@ class Runtime:
         if not self.started:
             self.worker.start()
             self.outbox.start()
+            self.alerts.start()
             self.started = True
 
     def stop(self, drain_seconds: float = 30.0) -> None:
@@ -75,6 +79,7 @@ class Runtime:
                 log.error("stopping with %d accepted messages not yet stored", self.bus.pending())
             self.worker.stop()
             self.outbox.stop()
+            self.alerts.stop()
             self.started = False
         self.pipeline.close()
         self.hub.close()

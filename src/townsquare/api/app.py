@@ -14,7 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from townsquare import __version__
 from townsquare.actions import ActionError, PersonalDataInPublicReply
-from townsquare.api.routes import admin, contacts, conversations, events, health, webhooks
+from townsquare.api.routes import admin, contacts, conversations, events, health, incidents, webhooks
 from townsquare.runtime import Runtime
 
 MAX_API_BODY_BYTES = 1_000_000
@@ -98,6 +98,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = False, services: Sequ
         conversations.router,
         conversations.replies_router,
         contacts.router,
+        incidents.router,
         admin.router,
         events.router,
         webhooks.router,

@@ -30,6 +30,9 @@ class ChannelLimits(BaseModel):
         default=None, description="How long after the customer's last message a private reply is allowed."
     )
     media: bool = False
+    sends_per_minute: int | None = Field(
+        default=None, description="Pace of replies the network tolerates per account; the outbox keeps to it."
+    )
 
 
 class ConnectorSettings(BaseModel):
@@ -102,6 +105,11 @@ class Connector(ABC):
     @abstractmethod
     def send(self, reply: OutboundReply) -> SentReceipt:
         """Deliver a reply: public under `reply.in_reply_to`, or private to `reply.recipient`."""
+
+    def publish(self, text: str, idempotency_key: str) -> SentReceipt:
+        """Post on the company's own account (status updates). Networks without own posts keep
+        this default, and the update is not posted there."""
+        raise DeliveryError(f"{self.name} has no posts of its own", retryable=False)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundMessage]:
         """Verify and parse one webhook delivery. Unknown event types give an empty list."""

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+import time
+from collections import deque
+from datetime import datetime, timedelta
 from typing import Any
 
 from townsquare.channels.base import DeliveryError, ReconnectRequired
 from townsquare.channels.hub import AccountNotConnected, ConnectorHub
+from townsquare.channels.registry import UnknownChannel, connector_class
 from townsquare.clock import as_utc, utcnow
 from townsquare.config import Settings
 from townsquare.events import Event, EventHub
 from townsquare.model import AuthorIdentity, OutboundReply, Visibility
 from townsquare.store import accounts, replies
 from townsquare.store import conversations as convs
+from townsquare.store import incidents as incident_store
 from townsquare.store.db import Database
 from townsquare.store.outbox import record_delivery
 
@@ -42,6 +46,7 @@ class Outbox:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._recent: dict[tuple[str, str], deque[float]] = {}
         events.listen(self._on_event)
 
     def _on_event(self, event: Event) -> None:
@@ -49,10 +54,11 @@ class Outbox:
             self._wake.set()
 
     def deliver_due(self) -> int:
-        """One pass over the due replies; returns how many were attempted."""
+        """One pass over the due replies and status posts; returns how many were attempted."""
         now = utcnow()
         with self.db.read() as conn:
             due = replies.due_replies(conn, now)
+            posts = incident_store.due_status_posts(conn, now)
         attempted = 0
         for reply in due:
             with self.db.write() as conn:
@@ -60,7 +66,65 @@ class Outbox:
                     continue
             attempted += 1
             self._attempt(reply)
+        for post in posts:
+            with self.db.write() as conn:
+                if not incident_store.claim_status_post(conn, post["id"], now, now + LEASE):
+                    continue
+            attempted += 1
+            self._publish(post)
         return attempted
+
+    def _paced(self, channel: str, account: str) -> datetime | None:
+        """When the network's pace is used up for this account: the time a slot frees up."""
+        try:
+            per_minute = connector_class(channel).limits.sends_per_minute
+        except UnknownChannel:
+            return None
+        if not per_minute:
+            return None
+        now = time.monotonic()
+        sent = self._recent.setdefault((channel, account), deque())
+        while sent and now - sent[0] >= 60:
+            sent.popleft()
+        if len(sent) >= per_minute:
+            return utcnow() + timedelta(seconds=60 - (now - sent[0]) + 0.01)
+        sent.append(now)
+        return None
+
+    def _publish(self, post: dict[str, Any]) -> None:
+        values: dict[str, Any]
+        try:
+            connector = self.hub.get(post["channel"], post["account"])
+            receipt = connector.publish(post["text"], post["id"])
+        except (AccountNotConnected, ReconnectRequired) as error:
+            values = {"status": "failed", "attempts": post["attempts"] + 1, "last_error": str(error)[:2000]}
+        except DeliveryError as error:
+            values = self._retry_values(post["attempts"] + 1, str(error), not error.retryable, error.retry_after)
+        except Exception as error:
+            log.exception("outbox: status post to %s failed unexpectedly", post["channel"])
+            values = self._retry_values(post["attempts"] + 1, f"{type(error).__name__}: {error}", False, None)
+        else:
+            values = {
+                "status": "sent",
+                "attempts": post["attempts"] + 1,
+                "external_id": receipt.external_id,
+                "url": receipt.url,
+                "sent_at": as_utc(receipt.created_at),
+                "last_error": None,
+                "next_attempt_at": None,
+            }
+        with self.db.write() as conn:
+            incident_store.update_status_post(conn, post["id"], **values)
+        self.events.publish(Event(f"status_post.{values['status']}", {"post_id": post["id"]}))
+
+    def _retry_values(self, attempts: int, error: str, final: bool, retry_after: float | None) -> dict[str, Any]:
+        final = final or attempts >= self.settings.outbox_max_attempts
+        values: dict[str, Any] = {"attempts": attempts, "last_error": error[:2000]}
+        if final:
+            values.update(status="failed", next_attempt_at=None)
+        else:
+            values["next_attempt_at"] = utcnow() + timedelta(seconds=backoff_seconds(attempts, retry_after))
+        return values
 
     def _attempt(self, reply: dict[str, Any]) -> None:
         with self.db.read() as conn:
@@ -83,6 +147,12 @@ class Outbox:
             thread_root=target["thread_root"] or target["external_id"],
             conversation_id=conversation["id"],
         )
+        wait_until = self._paced(conversation["channel"], conversation["account"])
+        if wait_until is not None:
+            # Over the network's pace: wait for a free slot; this is not a failed attempt.
+            with self.db.write() as conn:
+                replies.update_reply(conn, reply["id"], next_attempt_at=wait_until)
+            return
         try:
             connector = self.hub.get(conversation["channel"], conversation["account"])
             receipt = connector.send(outbound)
@@ -122,12 +192,8 @@ class Outbox:
         self, reply: dict[str, Any], error: str, *, final: bool = False, retry_after: float | None = None
     ) -> None:
         attempts = int(reply["attempts"]) + 1
-        final = final or attempts >= self.settings.outbox_max_attempts
-        values: dict[str, Any] = {"attempts": attempts, "last_error": error[:2000]}
-        if final:
-            values.update(status="failed", next_attempt_at=None)
-        else:
-            values["next_attempt_at"] = utcnow() + timedelta(seconds=backoff_seconds(attempts, retry_after))
+        values = self._retry_values(attempts, error, final, retry_after)
+        final = values.get("status") == "failed"
         with self.db.write() as conn:
             replies.update_reply(conn, reply["id"], **values)
         log.warning(

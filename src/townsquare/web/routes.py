@@ -226,7 +226,10 @@ def web_note(
 
 
 def mount_web(app: FastAPI) -> None:
+    from townsquare.web.status import router as status_router
+
     app.include_router(router)
+    app.include_router(status_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(LoginRequired)

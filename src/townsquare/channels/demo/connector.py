@@ -51,7 +51,7 @@ class DemoConnector(Connector):
     title = "Demo network"
     description = "A simulated social network for trying Townsquare out; runs inside `townsquare demo`."
     settings_model = DemoSettings
-    limits = ChannelLimits(max_text_length=500, private_messages=True, media=False)
+    limits = ChannelLimits(max_text_length=500, private_messages=True, media=False, sends_per_minute=600)
     receives: ClassVar[tuple[str, ...]] = ("webhook",)
 
     settings: DemoSettings
@@ -103,9 +103,15 @@ class DemoConnector(Connector):
             in_reply_to=None if private else reply.in_reply_to,
             recipient=reply.recipient.handle if private else None,
         )
+        return self._post(body, reply.reply_id)
+
+    def publish(self, text: str, idempotency_key: str) -> SentReceipt:
+        return self._post(NewPost(text=text[: self.limits.max_text_length]), idempotency_key)
+
+    def _post(self, body: NewPost, idempotency_key: str) -> SentReceipt:
         headers = {
             "Authorization": f"Bearer {self.settings.api_key.get_secret_value()}",
-            "Idempotency-Key": reply.reply_id,
+            "Idempotency-Key": idempotency_key,
         }
         try:
             with self.http_client(self.settings.base_url) as client:
