@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
