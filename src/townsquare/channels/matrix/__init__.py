@@ -1,0 +1,1 @@
+"""Matrix: a bot account in rooms and direct chats on any homeserver."""
