@@ -141,8 +141,7 @@ def test_own_public_url_and_wildcard_origins(webchat_runtime: Runtime) -> None:
     with start(webchat_runtime) as client:
         own = client.post(f"/webchat/{ACCOUNT}/session", json={}, headers={"Origin": "http://townsquare.test"})
         assert own.status_code == 200
-    connect_webchat(webchat_runtime, allowed_origins="*")
-    with start(webchat_runtime) as client:
+        connect_webchat(webchat_runtime, allowed_origins="*")  # and forget the cached connector
         anywhere = client.post(f"/webchat/{ACCOUNT}/session", json={}, headers={"Origin": "https://any.example"})
         assert anywhere.headers["access-control-allow-origin"] == "https://any.example"
 
