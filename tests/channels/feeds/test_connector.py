@@ -17,8 +17,10 @@ from townsquare.channels import registry
 from townsquare.channels.base import DeliveryError, RateLimited, ReconnectRequired
 from townsquare.channels.feeds.connector import FeedConnector, FeedSettings
 from townsquare.channels.feeds.cursor import SEEN_LIMIT, FeedCursor, id_hash
+from townsquare.channels.feeds.normalize import CUT_MARK, author_of
+from townsquare.channels.feeds.payloads import Entry, FeedInfo, Person
 from townsquare.channels.feeds.text import html_to_text
-from townsquare.model import AuthorIdentity, OutboundReply, Visibility
+from townsquare.model import MAX_TEXT_CHARS, AuthorIdentity, OutboundReply, Visibility
 
 NOW = time.time()
 
@@ -305,3 +307,26 @@ def test_registered_through_the_entry_point() -> None:
 )
 def test_html_to_text(html: str, text: str) -> None:
     assert html_to_text(html) == text
+
+
+def test_long_texts_are_cut_and_long_ids_hashed(feed_server: FeedServer) -> None:
+    long_post = Post("9" * 600, "Long", "Ann", "<p>" + "word " * 30_000 + "</p>", NOW)
+    feed_server.publish("/feed", wordpress_feed([long_post]))
+    [message] = feed(feed_server).poll(None).messages
+    assert len(message.text) == MAX_TEXT_CHARS and message.text.endswith(CUT_MARK)
+    assert len(message.external_id) <= 512 and "#sha256:" in message.external_id
+
+
+def test_author_identities() -> None:
+    feed_url = "https://forum.example.net/feed"
+    info = FeedInfo(title="Forum", link="https://forum.example.net/")
+    by_uri = Entry(author_detail=Person(name="Lena", href="https://forum.example.net/u/lena"))
+    by_mail = Entry(author="lena@example.com (Lena)", author_detail=Person(name="Lena", email="Lena@Example.com"))
+    by_name = Entry(author="Lena")
+    hostile_uri = Entry(author_detail=Person(name="Eve", href="javascript:alert(1)"))
+    assert author_of(by_uri, info, feed_url).external_id == "https://forum.example.net/u/lena"
+    assert author_of(by_mail, info, feed_url).external_id == "mailto:lena@example.com"
+    assert author_of(by_name, info, feed_url).external_id == f"{feed_url}#author:Lena"
+    assert author_of(hostile_uri, info, feed_url).url is None
+    nobody = author_of(Entry(), info, feed_url)
+    assert (nobody.external_id, nobody.display_name, nobody.url) == (feed_url, "Forum", "https://forum.example.net/")

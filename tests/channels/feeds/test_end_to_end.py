@@ -20,6 +20,7 @@ from townsquare.channels.listeners import ListenerService
 from townsquare.cli import app
 from townsquare.config import Settings
 from townsquare.runtime import Runtime
+from townsquare.store import accounts
 
 FEED = "/acme/feed/"
 AUTHORS = ["Ann Archer", "Ben Brook", "Cleo Cruz", "Dan Dorn", "Eve Ekman", "Fay Fox", "Gus Gray"]
@@ -56,17 +57,24 @@ def blog(feed_server: FeedServer) -> Iterator[Blog]:
     yield Blog(feed_server)
 
 
-def connect(sqlite_url: str, url: str) -> None:
+def connect(sqlite_url: str, url: str, account: str = "acme-watch") -> None:
     result = CliRunner().invoke(
         app,
         [
-            "channels", "add", "feeds", "--account", "acme-watch",
+            "channels", "add", "feeds", "--account", account,
             "--set", f"url={url}", "--set", "poll_interval=1", "--set", "keywords=acme",
             "--database-url", sqlite_url,
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "connected RSS/Atom feeds account 'acme-watch'" in result.output
+    assert f"connected RSS/Atom feeds account '{account}'" in result.output
+
+
+def account_state(runtime: Runtime, account: str) -> tuple[str, str | None]:
+    with runtime.db.read() as conn:
+        row = accounts.get_account(conn, "feeds", account)
+    assert row is not None
+    return row["status"], row["status_detail"]
 
 
 def conversations(base: str, users: Users) -> list[dict[str, Any]]:
@@ -99,6 +107,9 @@ def test_feed_items_become_conversations_and_survive_a_restart(sqlite_url: str, 
     port = free_port()
     settings = Settings(database_url=sqlite_url, triage="off", public_url=f"http://127.0.0.1:{port}", incidents=False)
     connect(sqlite_url, blog.server.url(FEED))
+    # A second feed whose publisher removed it: the account asks for a reconnect, the other goes on.
+    blog.server.answer("/old-feed", 410, {"Content-Type": "text/plain"}, b"gone")
+    connect(sqlite_url, blog.server.url("/old-feed"), account="old-blog")
 
     first = Runtime.create(settings)
     users = Users(first)
@@ -117,6 +128,9 @@ def test_feed_items_become_conversations_and_survive_a_restart(sqlite_url: str, 
         # Nothing new: the listener keeps asking, and the blog answers 304 Not Modified.
         more_requests(blog, 304, 2)
         assert count(server.url, users, 2)
+        wait_for(lambda: account_state(first, "old-blog")[0] == "reconnect")
+        assert "is gone (410 Gone)" in (account_state(first, "old-blog")[1] or "")
+        assert blog.server.statuses("/old-feed") == [410]  # asked once, not hammered
 
         blog.publish(3)
         wait_for(lambda: count(server.url, users, 3), timeout=15)
