@@ -13,6 +13,7 @@ from tests.channels.webchat.conftest import ACCOUNT, SITE, connect_webchat
 from tests.conftest import Users, wait_for
 from townsquare.api.app import create_app
 from townsquare.channels.webchat.service import WebchatService
+from townsquare.channels.webchat.setup import ensure_account
 from townsquare.runtime import Runtime
 
 Client = TestClient
@@ -316,3 +317,21 @@ def test_merged_contacts_never_show_another_visitors_lines(client: TestClient, w
     assert merged.status_code == 204, merged.text
     lines = client.get(f"/webchat/{ACCOUNT}/history", headers=bearer(lena)).json()["messages"]
     assert [m["text"] for m in lines] == ["from Lena"]
+
+
+# -- the preview page and connecting from code ----------------------------------------------------
+
+
+def test_preview_page_embeds_the_widget(webchat_runtime: Runtime) -> None:
+    assert ensure_account(webchat_runtime, "<i>shop", title="Shop chat") is True
+    assert ensure_account(webchat_runtime, "<i>shop", title="ignored") is False
+    with start(webchat_runtime) as client:
+        page = client.get("/webchat/acme/preview")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert '{"account": "acme", "base": ""}' in page.text
+        hostile = client.get("/webchat/%3Ci%3Eshop/preview")
+        assert hostile.status_code == 200
+        assert "<i>shop" not in hostile.text and "\\u003ci\\u003eshop" in hostile.text
+        session = client.post("/webchat/%3Ci%3Eshop/session", json={}).json()
+        assert session["title"] == "Shop chat"
+        assert client.get("/webchat/nobody/preview").status_code == 404

@@ -5,6 +5,7 @@
     POST /webchat/{account}/messages   the visitor writes (202; into the bus as a private message)
     GET  /webchat/{account}/history    the visitor's own transcript
     GET  /webchat/{account}/stream     Server-Sent Events: the agents' replies, live
+    GET  /webchat/{account}/preview    a page of Townsquare's own that embeds the widget (trying it out)
 
 Errors are answered here with the CORS headers on (so the widget can read them), never echoing
 the visitor's input back.
@@ -138,6 +139,19 @@ def build_router(service: WebchatService) -> APIRouter:
     @router.get("/widget.css", include_in_schema=False)
     async def widget_css() -> Response:
         return _static("widget.css", "text/css; charset=utf-8")
+
+    @router.get("/{account}/preview", include_in_schema=False)
+    async def preview(request: Request, account: str) -> Response:
+        """Townsquare's own origin is always allowed, so this page works before any site is set up."""
+        try:
+            await context(request, account)
+        except _Refused as refused:
+            return refused.response()
+        config = json.dumps({"account": account, "base": request.scope.get("root_path", "")})
+        # Inside <script type="application/json">: no '<' may close the element early.
+        config = config.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        page = (STATIC / "preview.html").read_text().replace("{{CONFIG}}", config)
+        return Response(page, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
 
     @router.options("/{account}/{endpoint}", include_in_schema=False)
     async def preflight(request: Request, account: str, endpoint: str) -> Response:
