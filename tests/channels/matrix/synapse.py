@@ -119,6 +119,7 @@ def write_config(folder: Path, port: int) -> Path:
         "rc_3pid_validation": _rate(),
         # Synapse answers a repeated identical /sync from a 2-minute cache by default.
         "caches": {"sync_response_cache_duration": 0},
+        "bcrypt_rounds": 4,  # test passwords need no real hashing cost
     }
     path = folder / "homeserver.yaml"
     path.write_text(json.dumps(config, indent=2))
@@ -141,16 +142,18 @@ class Synapse:
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[bytes] | None = None
         self._txn = 0
+        self._http = httpx.Client(base_url=self.url, timeout=30)  # kept open: connection reuse
 
     def start(self, timeout: float = 60.0) -> None:
         python = install()
         config = write_config(self.folder, self.port)
-        self.process = subprocess.Popen(
-            [str(python), "-m", "synapse.app.homeserver", "-c", str(config)],
-            cwd=self.folder,
-            stdout=subprocess.DEVNULL,
-            stderr=(self.folder / "stderr.log").open("wb"),
-        )
+        with (self.folder / "stderr.log").open("wb") as stderr:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                [str(python), "-m", "synapse.app.homeserver", "-c", str(config)],
+                cwd=self.folder,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -177,12 +180,13 @@ class Synapse:
                 self.process.kill()
                 self.process.wait(5)
         self.process = None
+        self._http.close()
 
     # A tiny client for the customers' side of the tests.
 
     def register(self, name: str, password: str = "correct horse battery") -> MatrixUser:  # noqa: S107
         body = {"username": name, "password": password, "auth": {"type": "m.login.dummy"}, "inhibit_login": False}
-        response = httpx.post(f"{self.url}/_matrix/client/v3/register", json=body, timeout=30)
+        response = self._http.post("/_matrix/client/v3/register", json=body)
         response.raise_for_status()
         data = response.json()
         return MatrixUser(data["user_id"], data["access_token"], password)
@@ -190,13 +194,12 @@ class Synapse:
     def call(
         self, user: MatrixUser, method: str, path: str, body: dict[str, Any] | None = None, **params: Any
     ) -> dict[str, Any]:
-        response = httpx.request(
+        response = self._http.request(
             method,
-            f"{self.url}/_matrix/client/v3{path}",
+            f"/_matrix/client/v3{path}",
             json=body,
             params=params or None,
             headers={"Authorization": f"Bearer {user.access_token}"},
-            timeout=30,
         )
         response.raise_for_status()
         result: dict[str, Any] = response.json()
