@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.channels.matrix.synapse import Synapse, SynapseUnavailable
 from tests.conftest import free_port, unavailable
 

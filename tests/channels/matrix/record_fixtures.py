@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from tests.channels.matrix.synapse import MatrixUser, Synapse
 from tests.conftest import free_port
-
 from townsquare.channels.matrix.connector import MatrixConnector, MatrixSettings
 from townsquare.model import AuthorIdentity, OutboundReply, Visibility
 

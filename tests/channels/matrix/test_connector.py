@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import ValidationError
+
 from tests.channels.matrix.fakes import (
     BOT,
     FIXTURES,
@@ -19,7 +20,6 @@ from tests.channels.matrix.fakes import (
     fixture,
     json_response,
 )
-
 from townsquare.channels.base import DeliveryError, RateLimited, ReconnectRequired
 from townsquare.channels.matrix.connector import MatrixSettings
 from townsquare.channels.matrix.events import strip_reply_fallback

@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tests.channels.matrix.synapse import MatrixUser, Synapse
 from tests.conftest import Users, free_port, townsquare_server, wait_for
-
 from townsquare.channels.base import ReconnectRequired
 from townsquare.channels.listeners import ListenerService
 from townsquare.channels.matrix.connector import MatrixConnector, MatrixSettings
