@@ -516,3 +516,20 @@ def test_every_fixture_has_a_test() -> None:
         "stream__user.sse",
     }
     assert {path.name for path in FIXTURES.iterdir()} == covered
+
+
+def test_a_reset_time_already_past_means_retry_now() -> None:
+    past = httpx.Response(429, headers={"X-RateLimit-Reset": "2020-01-01T00:00:00Z"})
+    with pytest.raises(RateLimited) as raised:
+        connector(lambda _r: past).send(reply(Visibility.PUBLIC))
+    assert raised.value.retry_after == 0.0
+
+
+def test_a_revoked_token_during_the_catch_up_ends_the_stream_for_a_reconnect() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/streaming/user":
+            return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=b":connected\n\n")
+        return httpx.Response(401, json={"error": "The access token was revoked"})
+
+    with pytest.raises(ReconnectRequired):
+        collect(connector(handler), "1")

@@ -33,6 +33,7 @@ from townsquare.channels.base import (
     DeliveryError,
     PollResult,
     RateLimited,
+    ReconnectRequired,
 )
 from townsquare.channels.mastodon.errors import raise_for_status, transport_error
 from townsquare.channels.mastodon.inbound import decode, newer
@@ -270,6 +271,8 @@ class MastodonConnector(Connector):
         except RateLimited as limited:
             self._rate_limited(limited)
             return False, cursor
+        except ReconnectRequired:
+            raise
         except DeliveryError as error:
             log.warning("mastodon/%s: catch-up failed, will retry: %s", self.account, error)
             return False, cursor
@@ -282,6 +285,8 @@ class MastodonConnector(Connector):
             for page in self._pages(None, 1, newest_only=True):
                 if page.messages:
                     yield PollResult(page.messages, None)
+        except ReconnectRequired:
+            raise
         except DeliveryError as error:
             if isinstance(error, RateLimited):
                 self._rate_limited(error)

@@ -59,7 +59,8 @@ def raise_for_status(response: httpx.Response, what: str) -> None:
     if status < 400:
         return
     if status == 429:
-        raise RateLimited(retry_after_seconds(response) or DEFAULT_RATE_LIMIT_SECONDS)
+        seconds = retry_after_seconds(response)
+        raise RateLimited(DEFAULT_RATE_LIMIT_SECONDS if seconds is None else seconds)
     if status in (401, 403):
         raise ReconnectRequired(
             f"Mastodon refused the access token ({status}: {error_message(response)}); reconnect the account"
