@@ -84,3 +84,33 @@ def test_customer_answer_moves_pending_back_to_open(runtime: Runtime) -> None:
     runtime.actions.set_status(ADMIN, conversation["id"], ConversationStatus.PENDING)
     runtime.pipeline.process([message("a", author="u1", in_reply_to="q", minutes=2)])
     assert conversation_of(runtime, "a")["status"] == ConversationStatus.OPEN
+
+
+def test_listening_channels_keep_each_item_apart(runtime: Runtime) -> None:
+    from typing import ClassVar
+
+    from townsquare.channels import registry
+    from townsquare.channels.base import ChannelLimits, Connector
+    from townsquare.model import OutboundReply, SentReceipt
+
+    class Listening(Connector):
+        name = "listening"
+        title = "Listening"
+        limits = ChannelLimits(max_text_length=0, public_replies=False, private_messages=False)
+        receives: ClassVar[tuple[str, ...]] = ("poll",)
+        groups_by_author = False
+
+        def send(self, reply: OutboundReply) -> SentReceipt:
+            raise NotImplementedError
+
+    registry.register(Listening)
+    try:
+        runtime.pipeline.process(
+            [
+                message("i1", author="blog", channel="listening"),
+                message("i2", author="blog", channel="listening", minutes=5),
+            ]
+        )
+        assert conversation_of(runtime, "i1")["id"] != conversation_of(runtime, "i2")["id"]
+    finally:
+        registry.unregister("listening")

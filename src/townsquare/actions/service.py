@@ -276,6 +276,8 @@ class Actions:
             limits = connector_class(channel).limits
         except UnknownChannel:
             raise Invalid(f"no connector for {channel} is installed, so no reply can be sent") from None
+        if not limits.public_replies and not limits.private_messages:
+            raise Invalid(f"{channel} cannot be answered in the channel: it is read-only for us")
         if len(text) > min(limits.max_text_length, REPLY_MAX):
             raise Invalid(f"{channel} allows at most {limits.max_text_length} characters; this reply has {len(text)}")
         if visibility == Visibility.PRIVATE and not limits.private_messages:

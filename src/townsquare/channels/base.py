@@ -89,7 +89,10 @@ class Connector(ABC):
     receives: ClassVar[tuple[str, ...]] = ()
     """How messages arrive: any of 'webhook', 'stream', 'poll'."""
     poll_interval_seconds: ClassVar[float] = 30.0
-    """Pause between two `poll` calls that found nothing new."""
+    """Pause between two `poll` calls that found nothing new (see `poll_interval`)."""
+    groups_by_author: ClassVar[bool] = True
+    """Whether an author's next message joins their running conversation (threading rule 2).
+    Listening channels such as feeds, where each item stands alone, say False."""
 
     def __init__(
         self, account: str, settings: ConnectorSettings, *, transport: httpx.BaseTransport | None = None
@@ -114,6 +117,10 @@ class Connector(ABC):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundMessage]:
         """Verify and parse one webhook delivery. Unknown event types give an empty list."""
         raise BadPayload(f"{self.name} does not receive webhooks")
+
+    def poll_interval(self) -> float:
+        """Seconds between polls for this account; settings may override the class default."""
+        return self.poll_interval_seconds
 
     def poll(self, cursor: str | None) -> PollResult:
         """Fetch what arrived after `cursor` (polling connectors, and the catch-up of streaming

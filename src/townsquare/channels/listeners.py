@@ -12,7 +12,7 @@ import threading
 
 from fastapi import FastAPI
 
-from townsquare.channels.base import PollResult, ReconnectRequired
+from townsquare.channels.base import DeliveryError, PollResult, ReconnectRequired
 from townsquare.channels.registry import UnknownChannel, connector_class
 from townsquare.runtime import Runtime
 from townsquare.store import accounts
@@ -58,13 +58,19 @@ class AccountListener:
                     for result in connector.stream(cursor, self.stop):
                         cursor = self._store(account_id, cursor, result)
                 elif not caught_up.messages:
-                    self.stop.wait(connector.poll_interval_seconds)
+                    self.stop.wait(connector.poll_interval())
                 backoff = 1.0
             except ReconnectRequired as error:
                 self._needs_reconnect(str(error))
                 return
             except LookupError:
                 return
+            except DeliveryError as error:
+                # The network asked us to slow down (or failed): wait as long as it says.
+                wait = max(error.retry_after or backoff, 1.0)
+                log.warning("listener %s/%s: %s; next try in %.0f s", self.channel, self.account, error, wait)
+                self.stop.wait(min(wait, MAX_BACKOFF_SECONDS * 4))
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             except Exception:
                 log.exception("listener %s/%s failed; retrying in %.0f s", self.channel, self.account, backoff)
                 self.stop.wait(backoff)

@@ -282,7 +282,7 @@ def test_settings() -> None:
         with pytest.raises(ValidationError):
             FeedSettings.model_validate(bad)
     connector = FeedConnector("a", FeedSettings(url="https://example.org/feed", poll_interval=42))
-    assert connector.poll_interval_seconds == 42.0  # what the listener waits between polls
+    assert connector.poll_interval() == 42.0  # what the listener waits between polls
     assert "password" in str(FeedSettings.model_json_schema()["properties"]["password"])
 
 

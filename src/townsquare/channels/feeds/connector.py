@@ -89,6 +89,7 @@ class FeedConnector(Connector):
     limits = ChannelLimits(max_text_length=0, public_replies=False, private_messages=False, media=False)
     receives: ClassVar[tuple[str, ...]] = ("poll",)
     poll_interval_seconds = 300.0
+    groups_by_author = False  # every item is its own conversation
 
     settings: FeedSettings
 
@@ -96,9 +97,10 @@ class FeedConnector(Connector):
         self, account: str, settings: ConnectorSettings, *, transport: httpx.BaseTransport | None = None
     ) -> None:
         super().__init__(account, settings, transport=transport)
-        # The listener reads the pause from the instance, so each account keeps its own interval.
-        setattr(self, "poll_interval_seconds", self.settings.poll_interval)  # noqa: B010
         self._not_before = 0.0
+
+    def poll_interval(self) -> float:
+        return float(self.settings.poll_interval)
 
     def _auth(self) -> httpx.Auth | None:
         if self.settings.username is None or self.settings.password is None:

@@ -4,7 +4,8 @@ Rules, first match wins:
 1. A reply (or a post in a thread) whose parent or root is known joins that conversation.
 2. Otherwise the message joins the author's newest conversation on the same network, so a
    customer has one running conversation per network and its public and private parts stay
-   together (a private message after a public mention lands beside it).
+   together (a private message after a public mention lands beside it). Listening channels whose
+   connector says `groups_by_author = False` (feeds) skip this rule: each item stands alone.
 3. A resolved conversation found by rule 1 or 2 reopens when the message comes within
    `reopen_window_hours` of the resolution; later messages start a new conversation.
 4. Anything else starts a new conversation.
@@ -15,6 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from townsquare.channels.registry import UnknownChannel, connector_class
 from townsquare.ids import new_id
 from townsquare.model import ConversationStatus, Direction, Visibility
 from townsquare.pipeline.batch import Batch, WorkItem
@@ -27,6 +29,13 @@ SUBJECT_CHARS = 140
 def subject_of(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= SUBJECT_CHARS else line[: SUBJECT_CHARS - 1] + "…"
+
+
+def _groups_by_author(channel: str) -> bool:
+    try:
+        return connector_class(channel).groups_by_author
+    except UnknownChannel:
+        return True
 
 
 class ThreadStage:
@@ -71,6 +80,8 @@ class ThreadStage:
         for ref in (message.in_reply_to, message.thread_root):
             if ref and (message.channel, ref) in by_message:
                 return by_message[(message.channel, ref)]
+        if not _groups_by_author(message.channel):
+            return None
         return by_contact.get((str(item.contact_id), message.channel))
 
     @staticmethod
