@@ -471,3 +471,14 @@ def test_the_first_sync_only_marks_the_start() -> None:
     result = connector(server).poll(None)
     assert result.messages == [] and result.cursor == fixture("sync__public_message.json")["next_batch"]
     assert "since" not in server.sent("GET", "/_matrix/client/v3/sync")[0].url.params
+
+
+def test_encrypted_rooms_are_reported_once(caplog: pytest.LogCaptureFixture) -> None:
+    document = fixture("sync__public_message.json")
+    timeline = document["rooms"]["join"][PUBLIC_ROOM]["timeline"]["events"]
+    encrypted = {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "AwgAEn...", "session_id": "x"}
+    timeline[:] = [
+        {**timeline[0], "event_id": f"$e{i}", "type": "m.room.encrypted", "content": encrypted} for i in (1, 2)
+    ]
+    assert connector(FakeHomeserver()).process_sync(SyncResponse.model_validate(document), since=None) == []
+    assert caplog.text.count("is end-to-end encrypted") == 1

@@ -71,6 +71,7 @@ class EventTranslator:
         self.account = account
         self.own_user_id = own_user_id
         self.rooms = rooms
+        self._encrypted_rooms: set[str] = set()
 
     def apply_state(self, room_id: str, raw: RawEvent) -> None:
         """A state event from the `state` block: only memberships matter to us."""
@@ -86,6 +87,9 @@ class EventTranslator:
         if event.type == "m.room.member":
             self._member(room_id, event)
             return None
+        if event.type == "m.room.encrypted" and room_id not in self._encrypted_rooms:
+            self._encrypted_rooms.add(room_id)
+            log.warning("matrix: %s is end-to-end encrypted; its messages cannot be read", room_id)
         if event.type != "m.room.message":
             log.debug("matrix: ignoring %s event %s in %s", event.type[:64], event.event_id, room_id)
             return None
