@@ -118,10 +118,15 @@ def build_router(service: WebchatService) -> APIRouter:
         async for chunk in request.stream():
             body.extend(chunk)
             if len(body) > MAX_BODY_BYTES:
+                log.info("web chat %s: refused a request body over %d bytes", ctx.account, MAX_BODY_BYTES)
                 raise _Refused(413, f"the request is larger than {MAX_BODY_BYTES} bytes", ctx.headers)
         try:
             return model.model_validate_json(bytes(body) or b"{}")
         except ValidationError as error:
+            # Never the input itself: it is a visitor's text, maybe with personal data.
+            log.info(
+                "web chat %s: refused a malformed %s (%d problems)", ctx.account, model.__name__, error.error_count()
+            )
             problems = "; ".join(
                 f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
                 for problem in error.errors(include_input=False)
@@ -130,6 +135,7 @@ def build_router(service: WebchatService) -> APIRouter:
 
     def limited(seconds: float, what: str, ctx: _Context) -> _Refused:
         wait = max(1, int(seconds + 0.999))
+        log.info("web chat %s: rate limited (%s)", ctx.account, what)
         return _Refused(429, f"{what}; try again in {wait} s", {**ctx.headers, "Retry-After": str(wait)})
 
     @router.get("/widget.js", include_in_schema=False)
