@@ -25,7 +25,8 @@ from townsquare.store.tables import metadata
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get("TOWNSQUARE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-POSTGRES_TEST_DB = "townsquare_test"
+# One database per test session: parallel sessions on one server never drop each other's.
+POSTGRES_TEST_DB = f"townsquare_test_{os.getpid()}"
 SHARED = Path(os.environ.get("TOWNSQUARE_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 
 
@@ -56,6 +57,10 @@ def postgres_database() -> Iterator[str]:
     db.migrate()
     db.dispose()
     yield url
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{POSTGRES_TEST_DB}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _truncate_postgres(url: str) -> None:

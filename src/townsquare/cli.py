@@ -78,7 +78,7 @@ def serve(
 def demo(
     port: Annotated[int, typer.Option(help="Port of the web app.")] = 8000,
     rate: Annotated[float | None, typer.Option(help="Posts per minute from simulated customers.")] = None,
-    outage_every: Annotated[float, typer.Option(help="Seconds between simulated outage bursts (0: none).")] = 240.0,
+    outage_every: Annotated[float, typer.Option(help="Seconds between simulated outage bursts (0: none).")] = 300.0,
     database_url: Annotated[str, typer.Option("--database-url", help="Where the demo keeps its data.")] = (
         "sqlite:///townsquare-demo.db"
     ),
@@ -97,14 +97,26 @@ def demo(
             Path(database_url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
     settings = _settings(database_url, port=port, public_url=f"http://127.0.0.1:{port}", demo_rate_per_minute=rate)
     runtime = Runtime.create(settings)
-    demo_parts = build_demo(runtime, rate_per_minute=settings.demo_rate_per_minute, outage_every_seconds=outage_every)
+    demo_parts = build_demo(
+        runtime,
+        rate_per_minute=settings.demo_rate_per_minute,
+        outage_every_seconds=outage_every,
+        history_hours=0 if keep else 6,
+    )
 
     from townsquare.channels.listeners import ListenerService
+    from townsquare.channels.webchat.service import WebchatService
+    from townsquare.channels.webchat.setup import ensure_account
 
-    web = create_app(runtime, manage_runtime=True, services=[demo_parts, ListenerService(runtime)])
+    ensure_account(runtime, "acme", title="Acme support", greeting="Hi! How can we help?")
+    web = create_app(
+        runtime, manage_runtime=True, services=[demo_parts, ListenerService(runtime), WebchatService(runtime)]
+    )
     table = Table(title="Townsquare demo", show_header=False)
     table.add_row("Agent inbox", f"http://127.0.0.1:{port}/inbox")
     table.add_row("Demo network timeline", f"http://127.0.0.1:{port}/demo-network/")
+    table.add_row("Web chat (visitor side)", f"http://127.0.0.1:{port}/webchat/acme/preview")
+    table.add_row("Public status page", f"http://127.0.0.1:{port}/status")
     table.add_row("API docs", f"http://127.0.0.1:{port}/docs")
     for email, _name, role in DEMO_USERS:
         table.add_row(f"Sign in ({role.value})", f"{email} / {DEMO_PASSWORD}")

@@ -82,7 +82,7 @@ class Settings(BaseSettings):
         default=[], description="Where new and growing incidents are announced: signed JSON POSTs."
     )
     demo_rate_per_minute: float = Field(
-        default=20.0, ge=0, description="Posts per minute from the demo network's simulated customers."
+        default=6.0, ge=0, description="Posts per minute from the demo network's simulated customers."
     )
 
     @classmethod

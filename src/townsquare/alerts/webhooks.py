@@ -31,7 +31,7 @@ class AlertSender:
         self.transport = transport
         self._queue: queue.Queue[tuple[AlertWebhook, bytes]] = queue.Queue(maxsize=10_000)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="alert-webhooks", daemon=True)
+        self._thread: threading.Thread | None = None
         events.listen(self._on_event)
 
     def _on_event(self, event: Event) -> None:
@@ -77,8 +77,11 @@ class AlertSender:
         log.error("alert webhook gave up after %d attempts", ATTEMPTS)
 
     def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="alert-webhooks", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(5)
+        if self._thread is not None:
+            self._thread.join(5)

@@ -221,6 +221,7 @@ class Outbox:
             self._wake.clear()
 
     def start(self) -> None:
+        self._stop.clear()
         self._thread = threading.Thread(target=self.run, name="outbox", daemon=True)
         self._thread.start()
 

@@ -33,6 +33,7 @@ class PipelineWorker:
                 self.bus.ack(delivery)
 
     def start(self) -> None:
+        self._stop.clear()
         self._thread = threading.Thread(target=self.run, name="pipeline-worker", daemon=True)
         self._thread.start()
 

@@ -234,3 +234,15 @@ def reply_target(conn: Connection, conversation_id: str, message_id: str | None)
         query = query.where(messages.c.direction == "inbound").order_by(messages.c.created_at.desc()).limit(1)
     row = conn.execute(query).first()
     return dict(row._mapping) if row else None
+
+
+def resolve_quiet_before(conn: Connection, before: datetime) -> int:
+    """Resolve every unresolved conversation whose last message is older than `before` (history
+    imports, where the past was handled elsewhere). Returns how many."""
+    now = utcnow()
+    result = conn.execute(
+        update(conversations)
+        .where(conversations.c.status != "resolved", conversations.c.last_message_at < before)
+        .values(status="resolved", resolved_at=now, updated_at=now)
+    )
+    return int(result.rowcount)

@@ -22,6 +22,7 @@ from townsquare.api.deps import actor_from_request, get_runtime, session_csrf
 from townsquare.model import ConversationStatus, Role, Visibility
 from townsquare.security.passwords import verify_password
 from townsquare.store import conversations as convs
+from townsquare.store import incidents as incident_store
 from townsquare.store import users
 
 HERE = Path(__file__).parent
@@ -112,6 +113,8 @@ def _inbox_rows(request: Request, view: str, q: str | None, mine: bool, actor: A
 def inbox(request: Request, view: str = "open", q: str | None = None, mine: bool = False) -> HTMLResponse:
     actor = web_actor(request)
     rows = _inbox_rows(request, view, q, mine, actor)
+    with get_runtime(request).db.read() as conn:
+        current = incident_store.list_incidents(conn, statuses=list(incident_store.OPEN_STATUSES), limit=5)
     return render(
         request,
         "inbox.html",
@@ -122,6 +125,7 @@ def inbox(request: Request, view: str = "open", q: str | None = None, mine: bool
         mine=mine,
         views=list(INBOX_VIEWS),
         query=urlencode({"view": view, "q": q or "", "mine": mine}),
+        current=current,
     )
 
 
@@ -226,9 +230,11 @@ def web_note(
 
 
 def mount_web(app: FastAPI) -> None:
+    from townsquare.web.incidents import router as incidents_router
     from townsquare.web.status import router as status_router
 
     app.include_router(router)
+    app.include_router(incidents_router)
     app.include_router(status_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

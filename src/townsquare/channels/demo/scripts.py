@@ -34,7 +34,6 @@ OPENERS: tuple[Line, ...] = (
     Line(
         "en", "recommendation", "Anyone happy with their home internet? Need something reliable for working from home"
     ),
-    Line("en", "outage", f"{BRAND} is the mobile network down in Berlin? No signal since 10 minutes"),
     Line("en", "question", "Hi, I'd like to change the address on my contract. How does that work?", private=True),
     Line("en", "complaint", "I was charged twice for my new phone. Order 7788123. Please check.", private=True),
     Line("en", "request", "Can you move my contract to the cheaper plan from next month?", private=True),
@@ -55,13 +54,14 @@ OPENERS: tuple[Line, ...] = (
         "Warum ist Mobilfunk in Deutschland eigentlich immer noch so schlecht? Funkloch im ICE, wie immer.",
     ),
     Line("de", "recommendation", "Welcher Anbieter hat das beste Netz in Hamburg? Überlege zu @acme zu wechseln"),
-    Line("de", "outage", f"{BRAND} Ist das Netz gerade gestört? Kein Empfang in München"),
     Line("de", "question", "Hallo, ich möchte meine Bankverbindung ändern. Wie geht das?", private=True),
     Line("de", "complaint", "Meine Bestellung 5566778 ist seit zwei Wochen nicht angekommen.", private=True),
     Line("de", "request", "Bitte schickt mir die Rechnung vom Oktober noch einmal zu.", private=True),
 )
 
 OUTAGE: tuple[Line, ...] = (
+    Line("en", "outage", f"{BRAND} is the mobile network down in Berlin? No signal since 10 minutes"),
+    Line("de", "outage", f"{BRAND} Ist das Netz gerade gestört? Kein Empfang in München"),
     Line("en", "outage", f"{BRAND} no mobile data at all right now, anyone else?"),
     Line("en", "outage", f"is {BRAND} down?? calls don't go through"),
     Line("en", "outage", f"{BRAND} network outage? lost signal completely"),
@@ -117,5 +117,28 @@ PEOPLE: tuple[tuple[str, str, str, int], ...] = (
     ("u-nina", "nina_wolf", "Nina Wolf", 150),
     ("u-oskar", "oskar_k", "Oskar Krüger", 47),
     ("u-priya", "priya_s", "Priya Sharma", 920),
+    ("u-quinn", "quinn.t", "Quinn Taylor", 61),
+    ("u-rosa", "rosa_m", "Rosa Meier", 205),
+    ("u-sam", "sam_obi", "Samuel Obi", 1730),
+    ("u-tara", "tara_n", "Tara Nguyen", 34),
+    ("u-ulli", "ulli_s", "Ulrike Schulz", 118),
+    ("u-vera", "vera_p", "Vera Popescu", 77),
+    ("u-will", "will_j", "William Jones", 540),
+    ("u-xenia", "xenia_k", "Xenia Kowalski", 96),
+    ("u-yusuf", "yusuf_d", "Yusuf Demir", 263),
+    ("u-zoe", "zoe_r", "Zoë Richter", 4400),
+    ("u-arne", "arne_l", "Arne Lindqvist", 12),
+    ("u-bea", "bea_s", "Beatriz Santos", 380),
+    ("u-carl", "carl_v", "Carl Vogel", 57),
+    ("u-dana", "dana_c", "Dana Cohen", 810),
+    ("u-eli", "eli_w", "Elias Weber", 143),
+    ("u-fatma", "fatma_y", "Fatma Yılmaz", 290),  # noqa: RUF001 - Turkish dotless i
+    ("u-gus", "gus_h", "Gustav Hansen", 21),
+    ("u-hana", "hana_s", "Hana Suzuki", 667),
+    ("u-ivan", "ivan_p", "Ivan Petrov", 49),
+    ("u-jule", "jule_b", "Jule Becker", 1015),
+    ("u-kofi", "kofi_a", "Kofi Asante", 233),
+    ("u-lisa", "lisa_k", "Lisa König", 176),
+    ("u-marc", "marc_d", "Marc Dubois", 88),
     ("u-xss", "<b>mallory</b>", "<script>alert('x')</script> Mallory", 5),
 )

@@ -63,7 +63,7 @@ class CustomerSimulator:
             )
         return self.network.publish(person, line.text, lang=line.lang)
 
-    def outage_burst(self, size: int = 12, seconds: float = 60.0) -> None:
+    def outage_burst(self, size: int = 15, seconds: float = 90.0) -> None:
         for _ in range(size):
             self._at(self.random.uniform(0, seconds), lambda: self.post_opener(self.random.choice(OUTAGE)))
 
@@ -104,7 +104,7 @@ class CustomerSimulator:
             self._at(0.5 + index * 0.6, self.post_opener)
         self._at(1.0, lambda: self.post_opener(HOSTILE))
         next_opener = self.clock() + 5
-        next_outage = self.clock() + min(60.0, self.outage_every)
+        next_outage = self.clock() + min(90.0, self.outage_every)
         while not self._stop.wait(0.1):
             now = self.clock()
             if self.rate > 0 and now >= next_opener:

@@ -2,9 +2,10 @@
 (function () {
   "use strict";
   const rows = document.getElementById("rows");
-  const conversation = document.getElementById("conversation");
+  const banner = document.getElementById("incident-banner");
+  const conversation = document.getElementById("conversation") || document.getElementById("incident");
   const state = document.getElementById("live-state");
-  if (!rows && !conversation) return;
+  if (!rows && !conversation && !banner) return;
   let pending = null;
 
   function refreshRows() {
@@ -18,6 +19,13 @@
       .catch(() => {});
   }
 
+  function refresh(target) {
+    fetch(target.dataset.src, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
+      .then((html) => { target.innerHTML = html; }) // server-rendered and escaped
+      .catch(() => {});
+  }
+
   function schedule(fn) {
     if (pending) return;
     pending = setTimeout(() => { pending = null; fn(); }, 400);
@@ -26,9 +34,18 @@
   const source = new EventSource("/api/events");
   source.addEventListener("open", () => state && state.classList.remove("off"));
   source.addEventListener("error", () => state && state.classList.add("off"));
+  ["incident.opened", "incident.grew", "incident.updated", "incident.resolved", "incident.update_posted"]
+    .forEach((kind) => source.addEventListener(kind, (event) => {
+      if (banner) refresh(banner);
+      const data = JSON.parse(event.data);
+      if (conversation && conversation.id === "incident" && data.incident_id === conversation.dataset.id) {
+        schedule(() => window.location.reload());
+      }
+    }));
   const kinds = ["conversation.created", "conversation.updated", "message.received", "reply.sent", "reply.failed"];
   kinds.forEach((kind) => source.addEventListener(kind, (event) => {
     if (rows) { schedule(refreshRows); return; }
+    if (!conversation || conversation.id !== "conversation") return;
     const data = JSON.parse(event.data);
     const typing = document.activeElement && ["TEXTAREA", "INPUT"].includes(document.activeElement.tagName)
       && document.activeElement.value;

@@ -1,0 +1,109 @@
+"""The incident board in the agent app: open incidents, their conversations and lifecycle, and
+the form that answers every affected customer at once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from townsquare.actions import ActionError
+from townsquare.api.deps import get_runtime
+from townsquare.api.routes.incidents import incident_detail
+from townsquare.model import Role
+from townsquare.store import incidents as store
+from townsquare.web.routes import check_csrf, render, web_actor
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/incidents")
+def board(request: Request) -> HTMLResponse:
+    actor = web_actor(request)
+    runtime = get_runtime(request)
+    with runtime.db.read() as conn:
+        current = store.list_incidents(conn, statuses=list(store.OPEN_STATUSES))
+        past = store.list_incidents(conn, statuses=["resolved"], limit=20)
+    return render(request, "incidents.html", actor=actor, current=current, past=past)
+
+
+@router.get("/incidents/banner")
+def banner(request: Request) -> HTMLResponse:
+    """The open incidents strip above the inbox, for live refresh."""
+    web_actor(request)
+    with get_runtime(request).db.read() as conn:
+        current = store.list_incidents(conn, statuses=list(store.OPEN_STATUSES), limit=5)
+    return render(request, "_incident_banner.html", current=current)
+
+
+@router.get("/incidents/{incident_id}")
+def incident_page(request: Request, incident_id: str) -> HTMLResponse:
+    actor = web_actor(request)
+    runtime = get_runtime(request)
+    try:
+        incident = incident_detail(runtime, incident_id)
+    except Exception:
+        return render(request, "not_found.html", 404, actor=actor)
+    return render(
+        request,
+        "incident.html",
+        actor=actor,
+        i=incident,
+        can_act=actor.can(Role.AGENT),
+        status_url=runtime.incident_actions.status_url(incident_id),
+    )
+
+
+def _back(request: Request, incident_id: str, csrf: str, action: object) -> RedirectResponse:
+    actor = web_actor(request)
+    try:
+        check_csrf(request, csrf)
+        action(actor)  # type: ignore[operator]
+    except ActionError as error:
+        request.session["flash"] = error.message
+    return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
+
+
+@router.post("/incidents/{incident_id}/status")
+def web_status(
+    request: Request, incident_id: str, status: Annotated[str, Form(max_length=16)], csrf: Annotated[str, Form()] = ""
+) -> RedirectResponse:
+    actions = get_runtime(request).incident_actions
+    return _back(request, incident_id, csrf, lambda actor: actions.set_status(actor, incident_id, status))
+
+
+@router.post("/incidents/{incident_id}/update")
+def web_update(
+    request: Request,
+    incident_id: str,
+    status: Annotated[str, Form(max_length=16)],
+    body: Annotated[str, Form(max_length=5000)],
+    reply_de: Annotated[str, Form(max_length=5000)] = "",
+    reply_en: Annotated[str, Form(max_length=5000)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    actions = get_runtime(request).incident_actions
+    templates = {"de": reply_de, "en": reply_en}
+    notify = any(text.strip() for text in templates.values())
+    return _back(
+        request,
+        incident_id,
+        csrf,
+        lambda actor: actions.post_update(
+            actor, incident_id, status=status, body=body, customer_templates=templates, notify_customers=notify
+        ),
+    )
+
+
+@router.post("/incidents/{incident_id}/remove")
+def web_remove(
+    request: Request,
+    incident_id: str,
+    conversation_id: Annotated[str, Form(max_length=64)],
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    actions = get_runtime(request).incident_actions
+    return _back(
+        request, incident_id, csrf, lambda actor: actions.remove_conversations(actor, incident_id, [conversation_id])
+    )
