@@ -258,6 +258,10 @@ def test_settings_need_a_token_or_a_password() -> None:
     with pytest.raises(ValidationError):
         MatrixSettings(homeserver="http://x", user_id="acme", access_token="t")
     assert MatrixSettings(homeserver="http://x", user_id=BOT, password="p").auto_join == "all"
+    for value, mode in (("false", "none"), ("true", "all"), ("direct", "direct"), (False, "none")):
+        assert MatrixSettings(homeserver="http://x", user_id=BOT, password="p", auto_join=value).auto_join == mode
+    with pytest.raises(ValidationError):
+        MatrixSettings(homeserver="http://x", user_id=BOT, password="p", auto_join="sometimes")
 
 
 # Sending

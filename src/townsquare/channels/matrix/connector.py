@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from townsquare.channels.base import (
     ChannelLimits,
@@ -81,6 +81,15 @@ class MatrixSettings(ConnectorSettings):
         le=60,
         description="How long one /sync long-poll waits for news. Stopping Townsquare waits for at most this.",
     )
+
+    @field_validator("auto_join", mode="before")
+    @classmethod
+    def _yes_no(cls, value: object) -> object:
+        # `--set auto_join=true` reads naturally too: yes means every room, no means none.
+        aliases = {"true": "all", "yes": "all", "1": "all", "false": "none", "no": "none", "0": "none"}
+        if isinstance(value, bool):
+            return "all" if value else "none"
+        return aliases.get(value.lower(), value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _credentials(self) -> MatrixSettings:
