@@ -165,6 +165,8 @@ def stop(network: Network) -> None:
     except subprocess.TimeoutExpired:
         network.process.kill()
         network.process.wait()
+    if network.process.stdout is not None:
+        network.process.stdout.close()
 
 
 # The customer's side: a plain XRPC client, as any Bluesky app would be.
