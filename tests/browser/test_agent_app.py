@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, townsquare_server, unavailable, wait_for
+from tests.conftest import ADMIN, free_port, townsquare_server, unavailable, wait_for
 from townsquare.channels.demo.setup import DEMO_PASSWORD, Demo, build_demo
 from townsquare.config import Settings
 from townsquare.runtime import Runtime
+from townsquare.store import conversations as convs
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -100,3 +101,28 @@ def test_agent_answers_a_customer_in_the_browser(sqlite_url: str, browser: objec
         page.goto(f"{server.url}/demo-network/")
         assert page.locator(".brand", has_text="Wir prüfen das Netz in München").count() == 1
         page.screenshot(path=str(screenshots / "demo-network.png"))
+
+        # An incident on the board: answer everyone at once from the incident page.
+        with runtime.db.read() as conn:
+            conversation_ids = [c["id"] for c in convs.list_conversations(conn, convs.ConversationFilter())[0]]
+        incident_id = runtime.incident_actions.create(ADMIN, "Mobile network down in München", conversation_ids)
+        page.goto(f"{server.url}/inbox")
+        page.locator(".incident-banner", has_text="Mobile network down").wait_for()
+        page.click(".incident-banner")
+        page.select_option("select[name=status]", "identified")
+        page.fill("textarea[name=body]", "Mobile data is down in München. Engineers are on it.")
+        page.fill(
+            "textarea[name=reply_de]",
+            "Hallo {name}, wir kennen die Störung in München und arbeiten daran: {status_url}",
+        )
+        page.fill(
+            "textarea[name=reply_en]", "Hi {name}, we know about the outage in München and are on it: {status_url}"
+        )
+        page.click("text=Publish update")
+        page.locator(".timeline .tag", has_text="sent").first.wait_for(timeout=15_000)
+        page.screenshot(path=str(screenshots / "incident.png"), full_page=True)
+        page.goto(f"{server.url}/status")
+        assert page.locator(".banner").count() == 1
+        assert page.locator("text=Mobile data is down in München").count() == 1
+        page.screenshot(path=str(screenshots / "status-page.png"), full_page=True)
+        assert incident_id

@@ -45,6 +45,10 @@
   const kinds = ["conversation.created", "conversation.updated", "message.received", "reply.sent", "reply.failed"];
   kinds.forEach((kind) => source.addEventListener(kind, (event) => {
     if (rows) { schedule(refreshRows); return; }
+    if (conversation && conversation.id === "incident" && kind.startsWith("reply.")) {
+      schedule(() => window.location.reload()); // delivery counts of the updates
+      return;
+    }
     if (!conversation || conversation.id !== "conversation") return;
     const data = JSON.parse(event.data);
     const typing = document.activeElement && ["TEXTAREA", "INPUT"].includes(document.activeElement.tagName)
