@@ -1,0 +1,1 @@
+"""E-mail: receive through IMAP (IDLE where offered), answer privately through SMTP."""
