@@ -17,9 +17,11 @@ import pytest
 from tests.channels.bluesky import peer
 from tests.channels.bluesky.conftest import unique_handle
 from tests.conftest import Users, townsquare_server, wait_for
-from townsquare.channels.bluesky.connector import BlueskyConnector
+from townsquare.channels.bluesky.connector import BlueskyConnector, BlueskySettings
 from townsquare.channels.listeners import ListenerService
 from townsquare.config import Settings
+from townsquare.ids import new_id
+from townsquare.model import OutboundReply, Visibility
 from townsquare.runtime import Runtime
 from townsquare.store import accounts
 
@@ -197,3 +199,74 @@ def test_restart_loses_and_duplicates_nothing_and_hostile_input_is_stored_as_is(
         with second.db.read() as conn:
             row = accounts.get_account(conn, "bluesky", "acme")
         assert row is not None and row["status"] == "active" and row["cursor"]
+
+
+def app_password(bluesky: peer.Client, account: peer.Account, name: str = "townsquare") -> str:
+    created = bluesky.call(account, "POST", "com.atproto.server.createAppPassword", json={"name": name})
+    password: str = created["password"]
+    return password
+
+
+def test_sessions_refresh_and_retried_sends_against_the_real_pds(
+    bluesky_network: peer.Network, bluesky: peer.Client, company: peer.Account
+) -> None:
+    lena = customer(bluesky, "lena", "Lena Hoffmann")
+    settings = BlueskySettings(
+        handle=company.handle, app_password=app_password(bluesky, company), service_url=bluesky_network.pds
+    )
+    connector = BlueskyConnector("acme", settings)
+    try:
+        mention = bluesky.post(lena, f"@{company.handle} 👋 hallo", mention=company)
+        [message] = wait_for(lambda: connector.poll(None).messages, timeout=10)  # type: ignore[misc]
+        # The real refreshSession: a new access token that works.
+        before = connector.xrpc.session()
+        after = connector.xrpc._refresh(before)
+        rotated = after.refresh_jwt != before.refresh_jwt  # kept out of assert messages: tokens
+        assert rotated and after.did == company.did
+        assert connector.poll(None).messages  # the refreshed session works
+        reply = OutboundReply(
+            reply_id=new_id(),
+            account="acme",
+            text="Hallo! 👨‍👩‍👧 Wir sind da.",
+            visibility=Visibility.PUBLIC,
+            recipient=message.author,
+            in_reply_to=message.external_id,
+            thread_root=message.thread_root,
+            conversation_id="c1",
+        )
+        first = connector.send(reply)
+        # The outbox retries a reply whose answer it never got: the PDS refuses the same record
+        # key and the connector reports the post the first attempt made.
+        second = connector.send(reply)
+        assert second.external_id == first.external_id
+        replies: list[dict[str, Any]] = wait_for(  # type: ignore[assignment]
+            lambda: bluesky.thread(lena, mention["uri"]).get("replies"), timeout=10
+        )
+        assert [r["post"]["uri"] for r in replies] == [first.external_id]
+        text = replies[0]["post"]["record"]["text"]
+        assert text == f"@{lena.handle} Hallo! 👨‍👩‍👧 Wir sind da."
+    finally:
+        connector.close()
+
+
+def test_a_revoked_app_password_marks_the_account_for_reconnecting(
+    settings: Settings, bluesky_network: peer.Network, bluesky: peer.Client, company: peer.Account
+) -> None:
+    runtime = Runtime.create(settings)
+    password = app_password(bluesky, company, "revoked")
+    bluesky.call(company, "POST", "com.atproto.server.revokeAppPassword", json={"name": "revoked"})
+    with runtime.db.write() as conn:
+        accounts.upsert_account(
+            conn,
+            "bluesky",
+            "acme",
+            {"handle": company.handle, "app_password": password, "service_url": bluesky_network.pds},
+        )
+    with townsquare_server(runtime, services=[ListenerService(runtime, scan_seconds=0.2)]):
+
+        def status() -> str:
+            with runtime.db.read() as conn:
+                row = accounts.get_account(conn, "bluesky", "acme")
+            return str(row["status"]) if row else ""
+
+        wait_for(lambda: status() == "reconnect", timeout=10)
