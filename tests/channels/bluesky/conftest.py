@@ -18,14 +18,6 @@ def _node_postgres_url() -> str:
     return POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
 
 
-def _drop_schemas(schema: str) -> None:
-    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        for prefix in ("appview_", "bsync_", "ozone_", ""):
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}{schema}" CASCADE'))
-    engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def bluesky_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[peer.Network]:
     try:
@@ -44,7 +36,7 @@ def bluesky_network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[peer.N
         yield network
     finally:
         peer.stop(network)
-        _drop_schemas(network.schema)
+        peer.drop_schemas(POSTGRES_ADMIN_URL, network.schema)
 
 
 @pytest.fixture

@@ -157,6 +157,17 @@ def start(postgres_url: str, log_path: Path) -> Network:
     return Network(urls["pds"], urls["bsky"], urls["plc"], process, schema, postgres_url)
 
 
+def drop_schemas(sqlalchemy_url: str, schema: str) -> None:
+    """dev-env leaves its PostgreSQL schemas behind: drop them."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(sqlalchemy_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for prefix in ("appview_", "bsync_", "ozone_", ""):
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}{schema}" CASCADE'))
+    engine.dispose()
+
+
 def stop(network: Network) -> None:
     if network.process.stdin is not None:
         network.process.stdin.close()  # start.mjs closes the servers when stdin ends

@@ -60,6 +60,15 @@ def main(pds: str) -> None:
     mallory = client.create_account(handle("mallory"))
     client.set_profile(mallory, '<img src=x onerror="alert(1)">Mallory</b>')
 
+    for follower in (company, mallory):  # so the customer has a reach to record
+        follow = {"$type": "app.bsky.graph.follow", "subject": lena.did, "createdAt": peer.now()}
+        client.call(
+            follower,
+            "POST",
+            "com.atproto.repo.createRecord",
+            json={"repo": follower.did, "collection": "app.bsky.graph.follow", "record": follow},
+        )
+
     mention = client.post(
         lena, f"🙁 @{company.handle} seit drei Tagen kein Internet in 10115 Berlin", mention=company, langs=["de"]
     )
@@ -119,6 +128,28 @@ def main(pds: str) -> None:
         json.dumps({"listNotifications": {"notifications": [like]}}, indent=2, ensure_ascii=False) + "\n"
     )
     print("recorded notification__like.json")
+    write_malformed()
+
+
+def write_malformed() -> None:
+    """The AppView refuses to index malformed records (tried: text as a number, a reply ref
+    without cids, bad language tags, all written with validate=false), so the malformed
+    fixture is made from the recorded mention."""
+    mention = json.loads((FIXTURES / "notification__mention.json").read_text())
+    good = mention["listNotifications"]["notifications"][0]
+    without_author = {key: value for key, value in good.items() if key != "author"}
+    without_author["uri"] = good["uri"] + "x"
+    post = json.loads(json.dumps(mention["getPosts"]["posts"][0]))
+    post["record"]["text"] = 12345
+    post["record"]["reply"] = {"parent": {"uri": "not-a-uri"}}
+    document = {
+        "_comment": "Hand-made from notification__mention.json: the AppView does not index malformed records.",
+        "listNotifications": {"notifications": [without_author, good, "not an object"]},
+        "getPosts": {"posts": [post]},
+        "getProfiles": mention["getProfiles"],
+    }
+    (FIXTURES / "notification__malformed.json").write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    print("wrote notification__malformed.json (hand-made from the mention)")
 
 
 if __name__ == "__main__":
@@ -132,3 +163,4 @@ if __name__ == "__main__":
             main(network.pds)
         finally:
             peer.stop(network)
+            peer.drop_schemas("postgresql+psycopg://postgres@127.0.0.1:5432/test", network.schema)

@@ -389,7 +389,7 @@ CONVO = {
     "rev": "3kconvorev0001",
     "members": [
         {"did": COMPANY_DID, "handle": "acmemobile.test"},
-        {"did": "did:plc:cndgsusrtptmvhklg2dwakrj", "handle": "lenabaa4.test"},
+        {"did": "did:plc:customercustomercustomer", "handle": "lena.test"},
     ],
     "muted": False,
     "unreadCount": 0,
@@ -428,7 +428,7 @@ def test_private_reply_is_a_direct_message_through_the_chat_proxy() -> None:
     for request in (convo, message):
         assert request.headers["atproto-proxy"] == "did:web:api.bsky.chat#bsky_chat"
         assert request.headers["authorization"] == "Bearer access-1"
-    assert convo.url.params.get_list("members") == ["did:plc:cndgsusrtptmvhklg2dwakrj"]
+    assert convo.url.params.get_list("members") == [post_of("notification__reply.json")["author"]["did"]]
     body = json.loads(message.content)
     assert body["convoId"] == CONVO["id"] and body["message"]["text"] == text
     [link] = body["message"]["facets"]
