@@ -347,10 +347,16 @@ def test_rate_limits_report_the_reset_time() -> None:
     fake.overrides["app.bsky.feed.getPosts"] = lambda _r: xrpc_error(
         429, "RateLimitExceeded", "slow down", headers={"ratelimit-reset": str(reset), "ratelimit-remaining": "0"}
     )
+    bluesky = connector(fake)
     with pytest.raises(RateLimited) as raised:
-        connector(fake).send(reply(Visibility.PUBLIC))
+        bluesky.send(reply(Visibility.PUBLIC))
     assert raised.value.retryable
     assert raised.value.retry_after is not None and 100 < raised.value.retry_after <= 120
+    # Until the reset, the connector answers for the network instead of calling it again.
+    calls = len(fake.calls)
+    with pytest.raises(RateLimited) as again:
+        bluesky.poll(None)
+    assert len(fake.calls) == calls and again.value.retry_after is not None and again.value.retry_after > 100
 
 
 @pytest.mark.parametrize(

@@ -77,6 +77,7 @@ class XrpcClient:
         self._http = httpx.Client(base_url=service_url.rstrip("/"), transport=transport, timeout=timeout)
         self._session: Session | None = None
         self._lock = threading.Lock()
+        self._blocked_until = 0.0
 
     # The session
 
@@ -175,6 +176,11 @@ class XrpcClient:
         json: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
+        wait = self._blocked_until - time.monotonic()
+        if wait > 0:
+            # Rate limited: answer for the network until the reset instead of calling again (the
+            # listener's own backoff starts at one second).
+            raise RateLimited(wait)
         try:
             response = self._http.request(method, f"/xrpc/{nsid}", params=params, json=json, headers=headers)
         except httpx.TimeoutException as error:
@@ -182,7 +188,9 @@ class XrpcClient:
         except httpx.HTTPError as error:
             raise DeliveryError(f"Bluesky unreachable on {nsid}: {type(error).__name__}") from error
         if response.status_code == 429:
-            raise RateLimited(_retry_after(response))
+            retry_after = _retry_after(response)
+            self._blocked_until = time.monotonic() + min(retry_after if retry_after is not None else 1.0, 3600.0)
+            raise RateLimited(retry_after)
         if response.status_code >= 500:
             failure = _error_body(response)
             raise DeliveryError(
