@@ -8,7 +8,7 @@ import typer
 from typer.testing import CliRunner
 
 from townsquare.triage.commands import register
-from townsquare.triage.models import FastModel
+from townsquare.triage.models import AccurateModel, FastModel
 
 
 def make_app() -> typer.Typer:
@@ -124,3 +124,25 @@ def test_train_command_builds_loadable_weights(tmp_path: Path) -> None:
     assert np.allclose(probs["sentiment"].sum(axis=1), 1, atol=1e-4)
     with np.load(out / "fast.npz", allow_pickle=False) as arrays:  # never pickled
         assert "weights_q" in arrays.files
+
+
+def test_train_command_builds_the_accurate_model_too(tmp_path: Path) -> None:
+    data = _tiny_public_data(tmp_path / "data")
+    out = tmp_path / "models"
+    result = CliRunner().invoke(
+        make_app(),
+        ["train", "--data", str(data), "--model", "both", "--out", str(out), "--limit", "6",
+         "--embedding-cache", str(tmp_path / "cache")],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cache" / "use.npz").exists()
+    model = AccurateModel.load(out / "accurate.npz")
+    assert model.encoders == ("use",)
+    assert {h.name for h in model.heads} == {"sentiment", "intent", "spam", "needs_reply"}
+    assert all(0.0 <= h.blend <= 1.0 for h in model.heads)
+
+
+def test_train_command_rejects_unknown_encoders(tmp_path: Path) -> None:
+    data = _tiny_public_data(tmp_path / "data")
+    result = CliRunner().invoke(make_app(), ["train", "--data", str(data), "--encoders", "bert"])
+    assert result.exit_code != 0

@@ -84,3 +84,14 @@ def test_batch_equals_one_by_one_and_threads_agree() -> None:
 
 def test_empty_batch() -> None:
     assert load_triager("fast").triage([]) == []
+
+
+def test_accurate_mode_gives_the_same_fields_and_sane_answers() -> None:
+    results = load_triager("accurate").triage(POSTS[:5])
+    by_id = {r.id: r for r in results}
+    assert by_id["de-complaint"].sentiment == "negative"
+    assert by_id["praise"].sentiment == "positive"
+    assert by_id["en-question"].intent in ("question", "complaint")
+    for r in results:
+        assert abs(sum(r.sentiment_scores.values()) - 1) < 1e-3
+        assert set(r.intent_scores) == set(INTENTS)

@@ -131,7 +131,12 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         model: Annotated[str, typer.Option("--model", "-m", help="fast, accurate or both")] = "both",
         out: Annotated[Path | None, typer.Option(help="write weight files here instead of the package")] = None,
         limit: Annotated[int | None, typer.Option(help="at most N examples per language/source (quick runs)")] = None,
-        embedding_cache: Annotated[Path | None, typer.Option(help="npz cache of e5 embeddings")] = None,
+        embedding_cache: Annotated[
+            Path | None, typer.Option(help="folder for cached sentence embeddings (one .npz per encoder)")
+        ] = None,
+        encoders: Annotated[
+            str, typer.Option(help="sentence encoders of the accurate model, comma-separated: use, e5")
+        ] = "use",
     ) -> None:
         """Rebuild the shipped classifiers from labelled data."""
         from .data import shared_data_dir
@@ -143,9 +148,14 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         if data_dir is None:
             typer.echo("no public labelled data found: pass --data (or set TOWNSQUARE_SHARED_DATA)", err=True)
             raise typer.Exit(2)
+        from .models import ENCODERS
+
+        names = [n.strip() for n in encoders.split(",") if n.strip()]
+        if not names or any(n not in ENCODERS for n in names):
+            raise typer.BadParameter(f"--encoders takes a comma-separated list of {', '.join(ENCODERS)}")
         with _progress() as progress:
             summary: dict[str, Any] = train(
-                data_dir, labelled or [], model, out, limit, embedding_cache, progress
+                data_dir, labelled or [], model, out, limit, embedding_cache, progress, names
             )
         typer.echo(json.dumps(summary, indent=2))
 

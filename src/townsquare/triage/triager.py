@@ -10,7 +10,7 @@ import numpy as np
 
 from .language import FastTextLid, clean_for_language, combine, decide
 from .linear import FloatArray
-from .models import AccurateModel, E5Encoder, FastModel
+from .models import ENCODERS, AccurateModel, Encoder, FastModel
 from .personal_data import find_personal_data
 from .schema import INTENTS, SENTIMENTS, CustomPattern, PersonalDataSpan, TriageInput, TriageResult
 from .urgency import detect_signals, urgency_score
@@ -18,15 +18,29 @@ from .urgency import detect_signals, urgency_score
 Mode = Literal["fast", "accurate"]
 
 _shared_lock = threading.Lock()
-_shared: dict[str, object] = {}
+_lid: list[FastTextLid] = []
+_encoders: dict[str, Encoder] = {}
 
 
-def _shared_instance(key: str, factory: type[FastTextLid] | type[E5Encoder]) -> object:
-    """One fastText and one e5 per process, whatever the number of triagers."""
+def shared_lid() -> FastTextLid:
+    """One fastText model per process, whatever the number of triagers."""
     with _shared_lock:
-        if key not in _shared:
-            _shared[key] = factory()
-        return _shared[key]
+        if not _lid:
+            _lid.append(FastTextLid())
+        return _lid[0]
+
+
+def shared_encoder(name: str) -> Encoder:
+    """One instance of each sentence encoder per process."""
+    with _shared_lock:
+        if name not in _encoders:
+            _encoders[name] = ENCODERS[name]()
+        return _encoders[name]
+
+
+def embed(names: Sequence[str], texts: Sequence[str]) -> FloatArray:
+    """The concatenated embeddings of ``texts`` by the named encoders, in that order."""
+    return np.hstack([shared_encoder(name).encode(texts) for name in names]).astype(np.float32)
 
 
 def _round(values: FloatArray, labels: Sequence[str]) -> dict[str, float]:
@@ -59,11 +73,8 @@ class Triager:
         texts = [item.text for item in items]
         probs = fast.predict(texts)
         if accurate is not None:
-            encoder = _shared_instance("e5", E5Encoder)
-            assert isinstance(encoder, E5Encoder)
-            probs = accurate.refine(probs, encoder.encode(texts))
-        lid = _shared_instance("lid", FastTextLid)
-        assert isinstance(lid, FastTextLid)
+            probs = accurate.refine(probs, embed(accurate.encoders, texts))
+        lid = shared_lid()
 
         need_lang = [i for i, item in enumerate(items) if not item.language]
         cleaned = [clean_for_language(texts[i]) for i in need_lang]

@@ -1,0 +1,192 @@
+"""Triage benchmark: the figures of docs/triage.md, measured here, one core.
+
+    .venv/bin/python bench/triage.py [--runs 5] [--no-accurate] [--embedding-cache PATH]
+
+Prints a table and, last, one JSON line. Needs ../shared/data (or $TOWNSQUARE_SHARED_DATA) for
+the public sets; the shipped weight files must exist (``townsquare train``).
+"""
+
+from __future__ import annotations
+
+import os
+
+# One core, as the issue asks: set before numpy, fastText or e5 start their thread pools.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+import argparse  # noqa: E402 -- after pinning the process to one core
+import json  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from townsquare.triage import TriageInput, find_personal_data, load_triager  # noqa: E402
+from townsquare.triage import data as datasets  # noqa: E402
+from townsquare.triage.crossval import complaint_cv, intent_cv  # noqa: E402
+from townsquare.triage.evaluate import score  # noqa: E402
+from townsquare.triage.language import clean_for_language  # noqa: E402
+from townsquare.triage.pii_testset import CUSTOMER_NUMBER, KINDS, generate  # noqa: E402
+from townsquare.triage.pii_testset import score as pii_score  # noqa: E402
+from townsquare.triage.train import EmbeddingCache  # noqa: E402
+
+SHORT_POSTS = Path(datasets.__file__).parent / "data" / "short_posts.jsonl"
+
+
+def triage_all(mode: str, texts: list[str]) -> list[Any]:
+    triager = load_triager(mode)  # type: ignore[arg-type]
+    out: list[Any] = []
+    for i in range(0, len(texts), 256):
+        out += triager.triage([TriageInput(id=str(i + k), text=t) for k, t in enumerate(texts[i : i + 256])])
+    return out
+
+
+def sentiment_val(data_dir: Path, mode: str) -> dict[str, float]:
+    rows = list(datasets.xlmt(data_dir, "val"))
+    results = triage_all(mode, [r.text for r in rows])
+    by_lang: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for r, p in zip(rows, results, strict=True):
+        by_lang[r.language or "?"][0].append(r.sentiment or "")
+        by_lang[r.language or "?"][1].append(p.sentiment)
+    return {lang: round(score(t, p).macro_f1, 4) for lang, (t, p) in sorted(by_lang.items())}
+
+
+def language_figures(data_dir: Path) -> dict[str, Any]:
+    rows = list(datasets.xlmt(data_dir, "val"))
+    triager = load_triager("fast")
+
+    def accuracy(texts: list[str], truth: list[str]) -> tuple[float, dict[str, float]]:
+        results = triager.triage([TriageInput(id=str(i), text=t) for i, t in enumerate(texts)])
+        hits: dict[str, list[bool]] = defaultdict(list)
+        for lang, p in zip(truth, results, strict=True):
+            hits[lang].append(p.language == lang)
+        per = {lang: round(sum(h) / len(h), 4) for lang, h in sorted(hits.items())}
+        return round(sum(sum(h) for h in hits.values()) / len(texts), 4), per
+
+    full, full_per = accuracy([r.text for r in rows], [r.language or "" for r in rows])
+    no_hi = [r for r in rows if r.language != "hi"]
+    full7, _ = accuracy([r.text for r in no_hi], [r.language or "" for r in no_hi])
+    snippets = [(" ".join(clean_for_language(r.text).split()[:3]), r.language or "") for r in rows]
+    snippets = [(t, lang) for t, lang in snippets if len(t.split()) == 3]
+    snip, snip_per = accuracy([t for t, _ in snippets], [lang for _, lang in snippets])
+    snip7 = [(t, lang) for t, lang in snippets if lang != "hi"]
+    snip7_acc, _ = accuracy([t for t, _ in snip7], [lang for _, lang in snip7])
+    short = list(datasets.read_jsonl(SHORT_POSTS))
+    short_acc, short_per = accuracy([r.text for r in short], [r.language or "" for r in short])
+    return {
+        "xlmt_val_8": full, "xlmt_val_7_without_hi": full7, "xlmt_val_per_language": full_per,
+        "xlmt_val_3word_snippets_8": snip, "xlmt_val_3word_snippets_7": snip7_acc,
+        "snippets_per_language": snip_per, "short_posts_10_languages": short_acc, "short_posts_per_language": short_per,
+    }
+
+
+def pii_figures(per_kind: int) -> dict[str, dict[str, float]]:
+    posts = [(r.text, r.language or "") for r in datasets.intent_set() if r.extra.get("origin") == "real"]
+    examples = generate(posts, per_kind=per_kind, seed=2024)  # not the seed used while developing
+    scores, _ = pii_score(examples, lambda t: find_personal_data(t, [CUSTOMER_NUMBER]))
+    return {k: {"precision": round(scores[k].precision, 4), "recall": round(scores[k].recall, 4)} for k in KINDS}
+
+
+def throughput(mode: str, texts: list[str], runs: int) -> float:
+    triager = load_triager(mode)  # type: ignore[arg-type]
+    triager.triage([TriageInput(id="warm", text="warm up")])
+    rates = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for i in range(0, len(texts), 256):
+            triager.triage([TriageInput(id=str(k), text=t, author_reach=100) for k, t in enumerate(texts[i : i + 256])])
+        rates.append(len(texts) / (time.perf_counter() - start))
+    return round(statistics.median(rates), 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-accurate", action="store_true")
+    parser.add_argument("--embedding-cache", type=Path)
+    parser.add_argument("--pii-per-kind", type=int, default=300)
+    args = parser.parse_args()
+    data_dir = datasets.shared_data_dir()
+    if data_dir is None:
+        sys.exit("needs ../shared/data or $TOWNSQUARE_SHARED_DATA")
+    modes = ["fast"] if args.no_accurate else ["fast", "accurate"]
+    cache = EmbeddingCache(args.embedding_cache, _accurate_encoders() if not args.no_accurate else ())
+    out: dict[str, Any] = {"cores": 1}
+
+    for mode in modes:
+        out[f"sentiment_val_macro_f1_{mode}"] = sentiment_val(data_dir, mode)
+        out[f"complaint_cv_{mode}"] = complaint_cv(list(datasets.complaints(data_dir)), mode == "accurate", cache)
+        reports, extra = intent_cv(
+            datasets.intent_set(), list(datasets.complaints(data_dir)), mode == "accurate", cache,
+            blend=_intent_blend() if mode == "accurate" else 0.0,
+        )
+        out[f"intent_cv_{mode}"] = {
+            task: {lang: {"macro_f1": round(r.macro_f1, 4), "accuracy": round(r.accuracy, 4), "n": r.n,
+                          "per_class": {k: [round(v.precision, 3), round(v.recall, 3), round(v.f1, 3), v.support]
+                                        for k, v in r.per_class.items()}}
+                   for lang, r in by_lang.items()}
+            for task, by_lang in reports.items()
+        } | extra
+    out["language"] = language_figures(data_dir)
+    out["personal_data"] = pii_figures(args.pii_per_kind)
+    posts = [r.text for r in datasets.intent_set()] + [r.text for r in datasets.xlmt(data_dir, "val")]
+    out["throughput_fast_msgs_per_s"] = throughput("fast", (posts * 2)[:4000], args.runs)
+    if not args.no_accurate:
+        out["throughput_accurate_msgs_per_s"] = throughput("accurate", posts[:300], max(1, args.runs // 2))
+
+    print_table(out)
+    print(json.dumps(out, ensure_ascii=False))
+
+
+def _accurate_encoders() -> tuple[str, ...]:
+    from townsquare.triage.models import AccurateModel
+
+    return AccurateModel.load().encoders
+
+
+def _intent_blend() -> float:
+    from townsquare.triage.models import AccurateModel
+
+    return next(h.blend for h in AccurateModel.load().heads if h.name == "intent")
+
+
+def print_table(out: dict[str, Any]) -> None:
+    rows: list[tuple[str, str, str]] = []
+    for mode in ("fast", "accurate"):
+        s = out.get(f"sentiment_val_macro_f1_{mode}")
+        if s:
+            rows.append((f"sentiment macro-F1, XLM-T val ({mode})", "de/en >= 0.70",
+                         " ".join(f"{k} {v:.3f}" for k, v in s.items())))
+        c = out.get(f"complaint_cv_{mode}")
+        if c:
+            rows.append((f"complaint F1, 5-fold CV ({mode})", ">= 0.82", f"{c['f1']:.3f} (acc {c['accuracy']:.3f})"))
+        i = out.get(f"intent_cv_{mode}")
+        if i:
+            rows.append((f"intent macro-F1, own set CV ({mode})", "-", " ".join(
+                f"{lang} {i['intent'][lang]['macro_f1']:.3f}" for lang in ("all", "de", "en"))))
+            rows.append((f"needs_reply / spam F1 ({mode})", "-",
+                         f"{i['needs_reply']['all']['per_class']['reply'][2]:.3f} / "
+                         f"{i['spam']['all']['per_class']['spam'][2]:.3f}"))
+    lang = out["language"]
+    rows.append(("language accuracy, XLM-T val", ">= 0.98",
+                 f"8 langs {lang['xlmt_val_8']:.3f}, without hi {lang['xlmt_val_7_without_hi']:.3f}"))
+    rows.append(("language accuracy, <= 3 words", ">= 0.90",
+                 f"short posts (10 langs) {lang['short_posts_10_languages']:.3f}, "
+                 f"val 3-word snippets {lang['xlmt_val_3word_snippets_7']:.3f} (7) {lang['xlmt_val_3word_snippets_8']:.3f} (8)"))
+    for kind, s in out["personal_data"].items():
+        rows.append((f"personal data: {kind}", "P, R >= 0.95", f"P {s['precision']:.3f} R {s['recall']:.3f}"))
+    rows.append(("throughput fast (msgs/s, 1 core)", ">= 1000", f"{out['throughput_fast_msgs_per_s']:.0f}"))
+    if "throughput_accurate_msgs_per_s" in out:
+        rows.append(("throughput accurate (msgs/s, 1 core)", ">= 100", f"{out['throughput_accurate_msgs_per_s']:.0f}"))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'figure':<{width}}  {'target':<14}  measured")
+    for name, target, measured in rows:
+        print(f"{name:<{width}}  {target:<14}  {measured}")
+
+
+if __name__ == "__main__":
+    main()

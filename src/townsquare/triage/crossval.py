@@ -1,0 +1,188 @@
+"""Cross-validated figures for the sets that have no held-out split here.
+
+- the complaint tweets (Preotiuc-Pietro et al. 2019): 5-fold CV, F1 of the complaint class, as in
+  the paper; fast = hashed n-grams + logistic regression, accurate = that blended with e5 +
+  logistic regression, the blend weight chosen by an inner 5-fold CV on the training folds only;
+- our own intent set: 5-fold CV over the real posts; the written examples (see docs/triage.md)
+  are always in the training folds and never scored.
+
+Training here uses scikit-learn, like ``townsquare train``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .data import Labelled
+from .evaluate import Report, binary_f1, score
+from .features import HashedNgrams, document_frequency
+from .linear import FloatArray, sigmoid
+from .schema import INTENTS
+from .train import (
+    BLEND_GRID,
+    C_DENSE,
+    C_INTENT,
+    EmbeddingCache,
+    TrainingSet,
+    _fit_binary,
+    _folds,
+    _matrix,
+    fit_small_heads,
+)
+
+
+def _idf(featurizer: HashedNgrams, texts: Sequence[str]) -> FloatArray:
+    ids, offsets = featurizer.transform(texts)
+    return document_frequency(ids, offsets, featurizer.n_buckets)
+
+
+def _dense_fit_predict(x_train: FloatArray, y_train: Sequence[bool], x_test: FloatArray) -> FloatArray:
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=C_DENSE, max_iter=3000, class_weight="balanced")
+    clf.fit(x_train, np.asarray(y_train, dtype=int))
+    out: FloatArray = clf.predict_proba(x_test)[:, 1].astype(np.float32)
+    return out
+
+
+def _sparse_fit_predict(
+    featurizer: HashedNgrams, train: Sequence[str], y: Sequence[bool], test: Sequence[str]
+) -> FloatArray:
+    idf = _idf(featurizer, train)
+    w, b = _fit_binary(_matrix(featurizer, train, idf), list(y), C_INTENT)
+    z = np.asarray(_matrix(featurizer, test, idf) @ w).ravel() + b[0]
+    return sigmoid(z.astype(np.float32).reshape(-1, 1))[:, 0]
+
+
+def _inner_blend(texts: list[str], emb: FloatArray, y: list[bool], featurizer: HashedNgrams) -> float:
+    """Blend weight chosen by 5-fold CV inside the training folds."""
+    y_arr = np.asarray(y)
+    p_fast = np.zeros(len(y), np.float32)
+    p_dense = np.zeros(len(y), np.float32)
+    for test in _folds(len(y)):
+        train = np.setdiff1d(np.arange(len(y)), test)
+        p_fast[test] = _sparse_fit_predict(
+            featurizer, [texts[i] for i in train], y_arr[train].tolist(), [texts[i] for i in test]
+        )
+        p_dense[test] = _dense_fit_predict(emb[train], y_arr[train].tolist(), emb[test])
+    best, best_f1 = 0.0, -1.0
+    for beta in BLEND_GRID:
+        f1 = binary_f1(y, ((beta * p_dense + (1 - beta) * p_fast) >= 0.5).tolist())
+        if f1 > best_f1:
+            best, best_f1 = beta, f1
+    return best
+
+
+def complaint_cv(
+    rows: Sequence[Labelled], accurate: bool = False, cache: EmbeddingCache | None = None
+) -> dict[str, Any]:
+    """5-fold CV on the complaint tweets; returns F1, precision, recall, accuracy (and blend weights)."""
+    featurizer = HashedNgrams()
+    texts = [r.text for r in rows]
+    y = np.array([bool(r.complaint) for r in rows])
+    emb = (cache or EmbeddingCache(None)).embed(texts) if accurate else None
+    pred = np.zeros(len(rows), dtype=bool)
+    blends: list[float] = []
+    for test in _folds(len(rows)):
+        train = np.setdiff1d(np.arange(len(rows)), test)
+        tr_texts = [texts[i] for i in train]
+        p = _sparse_fit_predict(featurizer, tr_texts, y[train].tolist(), [texts[i] for i in test])
+        if emb is not None:
+            beta = _inner_blend(tr_texts, emb[train], y[train].tolist(), featurizer)
+            blends.append(beta)
+            p = beta * _dense_fit_predict(emb[train], y[train].tolist(), emb[test]) + (1 - beta) * p
+        pred[test] = p >= 0.5
+    report = score(["c" if v else "n" for v in y], ["c" if v else "n" for v in pred], ["c", "n"])
+    return {
+        "f1": round(report.per_class["c"].f1, 4),
+        "precision": round(report.per_class["c"].precision, 4),
+        "recall": round(report.per_class["c"].recall, 4),
+        "accuracy": round(report.accuracy, 4),
+        "macro_f1": round(report.macro_f1, 4),
+        "n": len(rows),
+        "blend_per_fold": blends,
+    }
+
+
+def intent_cv(
+    intents: Sequence[Labelled],
+    complaints: Sequence[Labelled],
+    accurate: bool = False,
+    cache: EmbeddingCache | None = None,
+    blend: float = 0.5,
+) -> tuple[dict[str, dict[str, Report]], dict[str, float]]:
+    """5-fold CV over the real posts of the intent set.
+
+    Each fold trains the intent/spam/needs_reply heads exactly as ``townsquare train`` does (the
+    complaint column also on the complaint tweets, minus any tweet in the test fold). Returns
+    {task: {"all"|language: Report}} for intent (first label), spam and needs_reply, and the
+    lenient intent accuracy (prediction is any of the post's labels).
+    """
+    real = [r for r in intents if r.extra.get("origin", "real") == "real"]
+    written = [r for r in intents if r.extra.get("origin", "real") != "real"]
+    featurizer = HashedNgrams()
+    predictions: dict[int, tuple[str, bool, bool]] = {}
+    cache = cache or EmbeddingCache(None)
+    for test in _folds(len(real)):
+        test_set = {int(i) for i in test}
+        train_rows = [r for i, r in enumerate(real) if i not in test_set] + written
+        test_rows = [real[i] for i in sorted(test_set)]
+        held = {r.text for r in test_rows}
+        ts = TrainingSet(intents=train_rows, complaint=[c for c in complaints if c.text not in held])
+        idf = _idf(featurizer, [r.text for r in train_rows + ts.complaint])
+        heads = {name: (w, b) for name, _, w, b in fit_small_heads(ts, featurizer, idf)}
+        x = _matrix(featurizer, [r.text for r in test_rows], idf)
+        probs = {name: sigmoid(np.asarray(x @ w, dtype=np.float32) + b) for name, (w, b) in heads.items()}
+        if accurate:
+            probs = _blend_dense(ts, test_rows, probs, cache, blend)
+        for k, i in enumerate(sorted(test_set)):
+            predictions[i] = (
+                INTENTS[int(np.argmax(probs["intent"][k]))],
+                bool(probs["spam"][k, 0] >= 0.5),
+                bool(probs["needs_reply"][k, 0] >= 0.5),
+            )
+    out: dict[str, dict[str, Report]] = {}
+    tasks = {
+        "intent": ([(r.intents or ["other"])[0] for r in real], [predictions[i][0] for i in range(len(real))], INTENTS),
+        "spam": (["spam" if r.spam else "not" for r in real],
+                 ["spam" if predictions[i][1] else "not" for i in range(len(real))], ("spam", "not")),
+        "needs_reply": (["reply" if r.needs_reply else "no" for r in real],
+                        ["reply" if predictions[i][2] else "no" for i in range(len(real))], ("reply", "no")),
+    }
+    for task, (truth, pred, labels) in tasks.items():
+        out[task] = {"all": score(truth, pred, labels)}
+        for lang in ("de", "en"):
+            idx = [i for i, r in enumerate(real) if r.language == lang]
+            out[task][lang] = score([truth[i] for i in idx], [pred[i] for i in idx], labels)
+    lenient = float(np.mean([predictions[i][0] in (r.intents or []) for i, r in enumerate(real)]))
+    return out, {"lenient_intent_accuracy": round(lenient, 4)}
+
+
+def _blend_dense(
+    ts: TrainingSet,
+    test_rows: Sequence[Labelled],
+    probs: dict[str, npt.NDArray[np.float32]],
+    cache: EmbeddingCache,
+    blend: float,
+) -> dict[str, npt.NDArray[np.float32]]:
+    from .train import small_head_tasks
+
+    test_emb = cache.embed([r.text for r in test_rows])
+    cols: dict[str, FloatArray] = {}
+    for name, rows, y in small_head_tasks(ts):
+        if len(set(y)) < 2:
+            cols[name] = np.full(len(test_rows), 1.0 if y[0] else 0.0, np.float32)
+            continue
+        emb = cache.embed([r.text for r in rows])
+        cols[name] = _dense_fit_predict(emb, y, test_emb)
+    out = dict(probs)
+    dense_intent = np.stack([cols[i] for i in INTENTS], axis=1)
+    out["intent"] = (blend * dense_intent + (1 - blend) * probs["intent"]).astype(np.float32)
+    for name in ("spam", "needs_reply"):
+        out[name] = (blend * cols[name][:, None] + (1 - blend) * probs[name]).astype(np.float32)
+    return out
+
