@@ -4,54 +4,13 @@ $TOWNSQUARE_SCREENSHOT_DIR (docs/screenshots when refreshing the docs)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import ADMIN, free_port, townsquare_server, unavailable, wait_for
+from tests.conftest import ADMIN, free_port, townsquare_server, wait_for
 from townsquare.channels.demo.setup import DEMO_PASSWORD, Demo, build_demo
 from townsquare.config import Settings
 from townsquare.runtime import Runtime
 from townsquare.store import conversations as convs
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[object]:
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        unavailable("Chromium is not installed (Debian package 'chromium')")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=executable,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 800},
-        )
-        yield context
-        context.close()
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("TOWNSQUARE_SCREENSHOT_DIR", tmp_path / "screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def test_agent_answers_a_customer_in_the_browser(sqlite_url: str, browser: object, screenshots: Path) -> None:

@@ -7,33 +7,19 @@ name and text stays text. A screenshot goes to $TOWNSQUARE_SCREENSHOT_DIR (else 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from tests.channels.webchat.conftest import ACCOUNT, connect_webchat
-from tests.conftest import LiveServer, Users, free_port, townsquare_server, unavailable, wait_for
+from tests.conftest import LiveServer, Users, free_port, townsquare_server, wait_for
 from townsquare.channels.webchat.service import WebchatService
 from townsquare.config import Settings
 from townsquare.runtime import Runtime
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HOSTILE_NAME = '<img src=x onerror="alert(1)">Mallory'
 HOSTILE_TEXT = "<script>alert('pwned')</script> My <b>router</b> blinks red since this morning"
 
@@ -52,31 +38,6 @@ COMPANY_PAGE = """<!doctype html>
   <script src="{townsquare}/webchat/widget.js" data-account="{account}" async></script>
 </body></html>
 """
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        unavailable("Chromium is not installed (Debian package 'chromium')")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=executable,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1100, "height": 760},
-        )
-        yield context
-        context.close()
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("TOWNSQUARE_SCREENSHOT_DIR", tmp_path / "screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def company_site(townsquare_url: str) -> LiveServer:
