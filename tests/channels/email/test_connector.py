@@ -232,8 +232,9 @@ def test_unreadable_mail_is_logged_and_skipped_and_the_rest_arrives(
     with caplog.at_level(logging.WARNING):
         ids, cursor = drain(make(mail_servers, company), None)
     assert sorted(ids) == sorted([sent[0], sent[2], "broken.mime.42@example.com", "hostile-7731@example.com"])
-    assert "skipping unreadable message" in caplog.text and "RecursionError" in caplog.text
-    assert "Text 1" not in caplog.text  # content never reaches the log
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("townsquare"))
+    assert "skipping unreadable message" in ours and "RecursionError" in ours
+    assert "Text 1" not in ours  # content never reaches the log
     assert cursor is not None
 
 

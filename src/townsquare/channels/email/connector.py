@@ -106,6 +106,8 @@ class EmailConnector(Connector):
         with self._session() as session:
             state = session.select()
             position = Cursor.parse(cursor)
+            if position is not None and position.uidvalidity == state.uidvalidity:
+                session.mark_processed(position.last_uid)  # the runtime stored all up to here
             while not stop.is_set():
                 messages, after = self._next_batch(session, state, position)
                 if after != position and after is not None:
@@ -115,6 +117,7 @@ class EmailConnector(Connector):
                     position = after
                     if messages:
                         continue
+                log.debug("e-mail %s: waiting for new mail after %s", self.account, position)
                 session.wait_for_mail(stop, IDLE_RESTART_SECONDS)
                 state = session.select()
 

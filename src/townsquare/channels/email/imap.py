@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import select
 import ssl
 import threading
 import time
@@ -109,13 +110,16 @@ class ImapSession:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
+        # After an error the dialogue may be out of step: a LOGOUT could wait for the timeout.
+        self.close(graceful=error is None or isinstance(error, GeneratorExit))
 
-    def close(self) -> None:
+    def close(self, *, graceful: bool = True) -> None:
         client, self._client = self._client, None
         if client is None:
             return
         try:
+            if not graceful:
+                raise ImapUnavailable("closing after an error")
             client.logout()
         except Exception:
             try:
@@ -211,8 +215,8 @@ class ImapSession:
     # -- waiting -----------------------------------------------------------------------------
 
     def wait_for_mail(self, stop: threading.Event, seconds: float) -> None:
-        """Return when new mail may have arrived, `stop` is set, or `seconds` passed. Uses IDLE
-        (RFC 2177) when the server offers it and the account allows it."""
+        """Return when the server says something (new mail, mostly), `stop` is set, or `seconds`
+        passed. Uses IDLE (RFC 2177) when the server offers it and the account allows it."""
         if not (self.settings.idle and self.supports("IDLE")):
             stop.wait(min(seconds, self.settings.poll_seconds))
             self.client.noop()
@@ -222,20 +226,33 @@ class ImapSession:
         try:
             deadline = time.monotonic() + seconds
             while not stop.is_set() and time.monotonic() < deadline:
-                started = time.monotonic()
-                responses = client.idle_check(timeout=1.0)
-                if any(_announces_mail(response) for response in responses):
-                    return
-                if any(_says_bye(response) for response in responses):
-                    raise ImapUnavailable("the IMAP server ended the session")
-                if not responses and time.monotonic() - started < 0.5:
-                    # Readable without a line: the server closed the socket. DONE finds out.
+                # Any untagged data ends the wait; DONE then reads it whole, and the caller
+                # searches. Reading lines here instead (imapclient's idle_check) breaks when a
+                # response arrives split over two packets.
+                if self._input_waiting(1.0):
                     return
         finally:
             try:
-                client.idle_done()
+                _text, responses = client.idle_done()
             except (OSError, IMAPClientError) as error:
                 raise ImapUnavailable(f"IMAP connection lost during IDLE: {error}") from error
+            if any(_says_bye(response) for response in responses):
+                raise ImapUnavailable("the IMAP server ended the session")
+
+    def _input_waiting(self, timeout: float) -> bool:
+        imap = self.client._imap
+        sock = imap.sock
+        sock.setblocking(False)
+        try:
+            # Data the buffered reader already holds never shows up in select().
+            if imap.file.peek(1):
+                return True
+        except (BlockingIOError, ssl.SSLWantReadError):
+            pass
+        finally:
+            sock.settimeout(self.timeout)
+        readable, _, _ = select.select([sock], [], [], timeout)
+        return bool(readable)
 
     # -- lookups for replies -----------------------------------------------------------------
 
@@ -263,10 +280,6 @@ class ImapSession:
         except IMAPClientError:
             self.client.create_folder(folder)
             self.client.append(folder, data, flags=[_SEEN])
-
-
-def _announces_mail(response: Any) -> bool:
-    return isinstance(response, tuple) and len(response) >= 2 and response[1] in (b"EXISTS", b"RECENT")
 
 
 def _says_bye(response: Any) -> bool:
