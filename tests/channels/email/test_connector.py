@@ -314,6 +314,18 @@ def test_reply_without_the_original_still_threads(
     assert answer["message"]["To"] == f"Lena <{customer.address}>"
 
 
+def test_reply_goes_out_while_imap_is_unreachable(
+    mail_servers: MailServers, company: MailUser, customer: MailUser
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    make(mail_servers, company, imap_port=port).send(reply_to("somewhere@example.net", customer))
+    wait_for_delivery(mail_servers, customer, 1)
+    [answer] = mailbox_contents(mail_servers, customer)
+    assert answer["message"]["In-Reply-To"] == "<somewhere@example.net>"
+
+
 @pytest.fixture
 def silent_server() -> Iterator[int]:
     """A port that accepts connections and never says a word."""

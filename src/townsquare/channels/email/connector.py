@@ -27,7 +27,7 @@ from townsquare.channels.base import (
     ReconnectRequired,
 )
 from townsquare.channels.email.compose import compose_reply, message_id_for, recipients
-from townsquare.channels.email.imap import NETWORK_ERRORS, FetchedMessage, FolderState, ImapSession
+from townsquare.channels.email.imap import NETWORK_ERRORS, FetchedMessage, FolderState, ImapSession, ImapUnavailable
 from townsquare.channels.email.parse import ImapPosition, ParsedEmail, read_message, to_inbound
 from townsquare.channels.email.settings import EmailSettings
 from townsquare.channels.email.smtp import deliver
@@ -45,6 +45,7 @@ RESYNC_DAYS = 3
 """After a UIDVALIDITY change, unread mail and everything from these last days is read again;
 what is already stored is dropped by Message-ID."""
 MAX_REPLY_CHARS = 50_000
+LOOKUP_ERRORS: tuple[type[BaseException], ...] = (ImapUnavailable, *NETWORK_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,7 @@ class EmailConnector(Connector):
                 header = session.find_header(message_id, folders)
         except ReconnectRequired:
             raise
-        except NETWORK_ERRORS as error:
+        except LOOKUP_ERRORS as error:
             log.warning("e-mail %s: could not look up the message answered: %s", self.account, error)
             return None
         return read_message(header) if header else None
