@@ -103,3 +103,30 @@ def test_every_setting_is_documented() -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     for name in Settings.model_fields:
         assert f"`{name}`" in docs and f"TOWNSQUARE_{name.upper()}" in docs, f"{name} is not in docs/configuration.md"
+
+
+def test_public_personal_data_flags_the_conversation(settings: Settings) -> None:
+    settings.triage = "fast"
+    runtime = Runtime.create(settings)
+    from townsquare.store import conversations as convs
+
+    try:
+        runtime.pipeline.process([message("p1", author="u1", text="@acme my bill is wrong")])
+        with runtime.db.read() as conn:
+            before = convs.list_conversations(conn, convs.ConversationFilter())[0][0]
+        assert not before["personal_data_flag"]
+        runtime.pipeline.process(
+            [
+                message(
+                    "p2", author="u1", minutes=1, text="@acme call me on +49 151 23456789, IBAN DE89370400440532013000"
+                )
+            ]
+        )
+        with runtime.db.read() as conn:
+            after = convs.get_conversation(conn, before["id"])
+            [_, second] = convs.messages_of(conn, before["id"])
+        assert after is not None and after["personal_data_flag"] and after["message_count"] == 2
+        assert {span["kind"] for span in second["triage"]["personal_data"]} == {"phone", "iban"}
+        assert second["language"] == "en" and second["sentiment"] in {"negative", "neutral", "positive"}
+    finally:
+        runtime.stop()

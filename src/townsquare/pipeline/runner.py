@@ -76,6 +76,8 @@ class Pipeline:
         self.settings = settings
         self.events = events
         self.prepare_stages = list(prepare) if prepare is not None else default_prepare_stages(settings)
+        self._stored = 0
+        self._next_analyze = 1_000
         self.store_stages = list(store) if store is not None else default_store_stages(db, settings, events)
 
     def close(self) -> None:
@@ -137,7 +139,24 @@ class Pipeline:
             new_conversation_ids=set(batch.new_conversations),
         )
         self._announce(batch)
+        self._stored += result.stored
+        self._maybe_analyze()
         return result
+
+    def _maybe_analyze(self) -> None:
+        """Refresh PostgreSQL's statistics after 1k, 10k, 100k... stored messages. A new database
+        starts with statistics of empty tables, and until autovacuum catches up (a minute or
+        more) the planner scans instead of using the unique indexes: an import would slow
+        down with every batch."""
+        if self.db.is_sqlite or self._stored < self._next_analyze:
+            return
+        self._next_analyze *= 10
+        try:
+            with self.db.engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE messages, identities, conversations, contacts")
+                conn.commit()
+        except Exception:
+            log.warning("could not refresh table statistics", exc_info=True)
 
     def _recheck_duplicate(self, message: InboundMessage) -> IngestResult:
         with self.db.read() as conn:

@@ -7,7 +7,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from townsquare.clock import as_utc
 from townsquare.store.tables import (
@@ -29,6 +43,15 @@ def _chunks(keys: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield keys[start : start + _CHUNK]
 
 
+def _one_of(conn: Connection, column: Any, values: Sequence[str]) -> ColumnElement[bool]:
+    """`column IN (values)`. On PostgreSQL as `= ANY(array)` with one array parameter: a long
+    list of separate parameters is compared row by row once psycopg prepares the statement,
+    where an array is looked up through the index."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(String)))  # type: ignore[no-any-return]
+    return column.in_(list(values))  # type: ignore[no-any-return]
+
+
 def _by_first(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     """Group (channel, id) pairs by channel: `channel = ? AND id IN (...)` uses the unique index
     on both databases, where a row-value IN list does not on PostgreSQL."""
@@ -43,7 +66,9 @@ def existing_message_keys(conn: Connection, keys: Sequence[ChannelKey]) -> set[C
     for channel, external_ids in _by_first(keys).items():
         for chunk in _chunks(external_ids):
             rows = conn.execute(
-                select(messages.c.external_id).where(messages.c.channel == channel, messages.c.external_id.in_(chunk))
+                select(messages.c.external_id).where(
+                    messages.c.channel == channel, _one_of(conn, messages.c.external_id, chunk)
+                )
             )
             found.update((channel, external_id) for external_id in rows.scalars())
     return found
@@ -62,7 +87,7 @@ def identities_by_key(conn: Connection, keys: Sequence[ChannelKey]) -> dict[Chan
         for chunk in _chunks(external_ids):
             rows = conn.execute(
                 select(identities.c.id, identities.c.contact_id, identities.c.external_id, identities.c.reach).where(
-                    identities.c.channel == channel, identities.c.external_id.in_(chunk)
+                    identities.c.channel == channel, _one_of(conn, identities.c.external_id, chunk)
                 )
             )
             for row in rows:
@@ -125,7 +150,7 @@ def conversations_of_messages(conn: Connection, keys: Sequence[ChannelKey]) -> d
             rows = conn.execute(
                 select(messages.c.external_id, *_TARGET_COLUMNS)
                 .join(conversations, conversations.c.id == messages.c.conversation_id)
-                .where(messages.c.channel == channel, messages.c.external_id.in_(chunk))
+                .where(messages.c.channel == channel, _one_of(conn, messages.c.external_id, chunk))
             )
             for row in rows:
                 found[(channel, row.external_id)] = _target(row)
@@ -149,7 +174,7 @@ def _latest_of_contacts(
 ) -> dict[tuple[str, str], ThreadTarget]:
     newest = (
         select(conversations.c.contact_id.label("cid"), func.max(conversations.c.last_message_at).label("newest"))
-        .where(conversations.c.channel == channel, conversations.c.contact_id.in_(contact_ids))
+        .where(conversations.c.channel == channel, _one_of(conn, conversations.c.contact_id, contact_ids))
         .group_by(conversations.c.contact_id)
         .subquery()
     )
@@ -192,6 +217,36 @@ def apply_conversation_changes(conn: Connection, rows: list[dict[str, Any]]) -> 
         conn.execute(update(conversations).where(conversations.c.id == bindparam("_id")).values(**values), params)
 
 
+def add_activity(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """New messages in existing conversations, one statement for the batch. Each row: `_id`,
+    `_n` (messages added), `_last` (newest message), `_inbound` (newest customer message or
+    None), `_public`/`_private` (kinds added), `_now`. Increments and maxima are computed by the
+    database, so concurrent workers cannot overwrite each other."""
+    if not rows:
+        return
+    c = conversations.c
+    last, inbound = (
+        bindparam("_last", type_=c.last_message_at.type),
+        bindparam("_inbound", type_=c.last_inbound_at.type),
+    )
+    conn.execute(
+        update(conversations)
+        .where(c.id == bindparam("_id"))
+        .values(
+            message_count=c.message_count + bindparam("_n"),
+            last_message_at=case((last > c.last_message_at, last), else_=c.last_message_at),
+            last_inbound_at=case(
+                (and_(inbound.is_not(None), or_(c.last_inbound_at.is_(None), inbound > c.last_inbound_at)), inbound),
+                else_=c.last_inbound_at,
+            ),
+            has_public=or_(c.has_public, bindparam("_public")),
+            has_private=or_(c.has_private, bindparam("_private")),
+            updated_at=bindparam("_now"),
+        ),
+        rows,
+    )
+
+
 def insert_dead_letter(conn: Connection, row: dict[str, Any]) -> None:
     conn.execute(insert(dead_letters), [row])
 
@@ -208,6 +263,6 @@ def refresh_conversation_counts(conn: Connection, conversation_ids: Sequence[str
         )
         conn.execute(
             update(conversations)
-            .where(conversations.c.id.in_(chunk))
+            .where(_one_of(conn, conversations.c.id, chunk))
             .values(message_count=count, last_message_at=newest)
         )

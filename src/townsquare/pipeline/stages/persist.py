@@ -49,6 +49,32 @@ def _carries_public_personal_data(item: WorkItem) -> bool:
     )
 
 
+def _activity(items: list[WorkItem], batch: Batch) -> dict[str, dict[str, Any]]:
+    """What this batch adds to each conversation: message count, newest message time, newest
+    customer message time, and whether public or private messages came in."""
+    activity: dict[str, dict[str, Any]] = {}
+    for item in items:
+        message = item.message
+        row = activity.setdefault(
+            str(item.conversation_id),
+            {
+                "_id": str(item.conversation_id),
+                "_n": 0,
+                "_last": message.created_at,
+                "_inbound": None,
+                "_public": False,
+                "_private": False,
+                "_now": batch.now,
+            },
+        )
+        row["_n"] += 1
+        row["_last"] = max(row["_last"], message.created_at)
+        if message.direction == Direction.INBOUND:
+            row["_inbound"] = max(row["_inbound"] or message.created_at, message.created_at)
+        row["_public" if message.visibility == Visibility.PUBLIC else "_private"] = True
+    return activity
+
+
 class PersistStage:
     name = "persist"
 
@@ -59,11 +85,22 @@ class PersistStage:
             if conversation is not None:
                 self._summarize_into(conversation, item)
             elif _carries_public_personal_data(item):
-                batch.changed_conversations[str(item.conversation_id)]["personal_data_flag"] = True
+                cid = str(item.conversation_id)
+                batch.changed_conversations.setdefault(cid, {"_id": cid})["personal_data_flag"] = True
+        activity = _activity(items, batch)
+        for conversation_id, row in batch.new_conversations.items():
+            done = activity.pop(conversation_id)
+            row.update(
+                message_count=done["_n"],
+                last_message_at=max(row["last_message_at"], done["_last"]),
+                last_inbound_at=done["_inbound"],
+                has_public=done["_public"],
+                has_private=done["_private"],
+            )
         ingest.insert_conversations(batch.db, list(batch.new_conversations.values()))
         ingest.insert_messages(batch.db, [message_row(item, batch) for item in items])
+        ingest.add_activity(batch.db, list(activity.values()))
         ingest.apply_conversation_changes(batch.db, list(batch.changed_conversations.values()))
-        ingest.refresh_conversation_counts(batch.db, list({str(item.conversation_id) for item in items}))
 
     @staticmethod
     def _summarize_into(conversation: dict[str, Any], item: WorkItem) -> None:

@@ -142,15 +142,13 @@ class ThreadStage:
         )
 
     def _join(self, batch: Batch, item: WorkItem, target: ThreadTarget) -> None:
-        message = item.message
-        row = batch.new_conversations.get(target.conversation_id) or self._changes(batch, target.conversation_id)
-        row["has_public" if message.visibility == Visibility.PUBLIC else "has_private"] = True
-        row["updated_at"] = batch.now
-        if message.direction == Direction.INBOUND:
-            row["last_inbound_at"] = message.created_at
+        """Only state changes are decided here; counts, times and the public/private flags
+        follow from the stored messages (persist stage)."""
+        if item.message.direction != Direction.INBOUND or target.conversation_id in batch.new_conversations:
+            return
+        if target.status == ConversationStatus.PENDING:
             # The customer answered: the ball is back with the team.
-            if target.status == ConversationStatus.PENDING and target.conversation_id not in batch.new_conversations:
-                row["status"] = ConversationStatus.OPEN.value
+            self._changes(batch, target.conversation_id)["status"] = ConversationStatus.OPEN.value
 
     @staticmethod
     def _changes(batch: Batch, conversation_id: str) -> dict[str, Any]:
