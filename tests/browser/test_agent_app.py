@@ -84,4 +84,8 @@ def test_agent_answers_a_customer_in_the_browser(sqlite_url: str, browser: objec
         assert page.locator(".banner").count() == 1
         assert page.locator("text=Mobile data is down in München").count() == 1
         page.screenshot(path=str(screenshots / "status-page.png"), full_page=True)
+        page.goto(f"{server.url}/channels")
+        for title in ("Demo network", "Mastodon", "Matrix", "E-mail", "Bluesky", "RSS/Atom feeds", "Web chat"):
+            assert page.locator("td b", has_text=title).count() >= 1, title
+        page.screenshot(path=str(screenshots / "channels.png"), full_page=True)
         assert incident_id

@@ -230,11 +230,13 @@ def web_note(
 
 
 def mount_web(app: FastAPI) -> None:
+    from townsquare.web.channels import router as channels_router
     from townsquare.web.incidents import router as incidents_router
     from townsquare.web.status import router as status_router
 
     app.include_router(router)
     app.include_router(incidents_router)
+    app.include_router(channels_router)
     app.include_router(status_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -7,6 +7,14 @@
   const state = document.getElementById("live-state");
   if (!rows && !conversation && !banner) return;
   let pending = null;
+  // Replies still queued: look again shortly, even if their event came before this page listened.
+  if (conversation && conversation.dataset.pending === "1") {
+    setTimeout(() => {
+      const typing = document.activeElement && ["TEXTAREA", "INPUT"].includes(document.activeElement.tagName)
+        && document.activeElement.value;
+      if (!typing) window.location.reload();
+    }, 2000);
+  }
 
   function refreshRows() {
     fetch(rows.dataset.src, { credentials: "same-origin" })
