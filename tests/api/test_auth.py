@@ -17,7 +17,20 @@ def test_health_answers_without_authentication(client: TestClient) -> None:
     assert response.json()["status"] == "ok"
 
 
-@pytest.mark.parametrize("path", ["/api/conversations", "/api/contacts", "/api/users", "/api/audit", "/api/teams"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/conversations",
+        "/api/contacts",
+        "/api/users",
+        "/api/audit",
+        "/api/teams",
+        "/api/incidents",
+        "/api/components",
+        "/api/events",
+        "/openapi.json",
+    ],
+)
 def test_api_needs_credentials(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 401
@@ -104,3 +117,19 @@ def test_web_login_with_password_and_csrf(client: TestClient, users: Users) -> N
     # The session cookie works for the API too, but state changes need the CSRF header.
     assert client.get("/api/conversations").status_code == 200
     assert client.post("/api/teams", json={"name": "x"}).status_code == 403
+
+
+def test_api_description_for_signed_in_users(client: TestClient, users: Users) -> None:
+    document = client.get("/openapi.json", headers=users.headers("viewer")).json()
+    assert "/api/conversations" in document["paths"] and "/api/incidents/{incident_id}/updates" in document["paths"]
+    assert client.get("/docs", follow_redirects=False).headers["location"] == "/login?next=/docs"
+
+
+def test_what_answers_without_login(client: TestClient) -> None:
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/status").status_code == 200  # the public status page
+    assert client.get("/status.json").status_code == 200
+    assert client.get("/login").status_code == 200
+    assert client.get("/inbox", follow_redirects=False).status_code == 303
+    assert client.get("/incidents", follow_redirects=False).status_code == 303
+    assert client.get("/channels", follow_redirects=False).status_code == 303

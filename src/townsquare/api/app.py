@@ -9,11 +9,13 @@ from typing import Protocol
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.middleware.sessions import SessionMiddleware
 
 from townsquare import __version__
 from townsquare.actions import ActionError, PersonalDataInPublicReply
+from townsquare.api.deps import ActorDep, actor_from_request
 from townsquare.api.routes import admin, contacts, conversations, events, health, incidents, webhooks
 from townsquare.runtime import Runtime
 
@@ -54,6 +56,11 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = False, services: Sequ
         version=__version__,
         description="Social customer service: one inbox for what customers post on the networks.",
         lifespan=lifespan,
+        # Served below behind authentication: only the health check, the webhook receivers, the
+        # public status page and the web chat's visitor side answer without it.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.runtime = runtime
     app.add_middleware(
@@ -104,6 +111,16 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = False, services: Sequ
         webhooks.router,
     ):
         app.include_router(router)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_document(actor: ActorDep) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        if actor_from_request(request, runtime) is None:
+            return RedirectResponse("/login?next=/docs", status_code=303)
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Townsquare API")
 
     from townsquare.web.routes import mount_web
 
