@@ -32,7 +32,7 @@ from townsquare.triage.evaluate import score  # noqa: E402
 from townsquare.triage.language import clean_for_language  # noqa: E402
 from townsquare.triage.pii_testset import CUSTOMER_NUMBER, KINDS, generate  # noqa: E402
 from townsquare.triage.pii_testset import score as pii_score  # noqa: E402
-from townsquare.triage.train import EmbeddingCache  # noqa: E402
+from townsquare.triage.train import DEFAULT_ENCODERS, EmbeddingCache, pool_texts  # noqa: E402
 
 SHORT_POSTS = Path(datasets.__file__).parent / "data" / "short_posts.jsonl"
 
@@ -114,15 +114,17 @@ def main() -> None:
     if data_dir is None:
         sys.exit("needs ../shared/data or $TOWNSQUARE_SHARED_DATA")
     modes = ["fast"] if args.no_accurate else ["fast", "accurate"]
-    cache = EmbeddingCache(args.embedding_cache, _accurate_encoders() if not args.no_accurate else ())
+    cache = EmbeddingCache(args.embedding_cache, _accurate_encoders() if not args.no_accurate else DEFAULT_ENCODERS)
     out: dict[str, Any] = {"cores": 1}
 
     for mode in modes:
         out[f"sentiment_val_macro_f1_{mode}"] = sentiment_val(data_dir, mode)
         out[f"complaint_cv_{mode}"] = complaint_cv(list(datasets.complaints(data_dir)), mode == "accurate", cache)
+        intents = datasets.intent_set()
         reports, extra = intent_cv(
-            datasets.intent_set(), list(datasets.complaints(data_dir)), mode == "accurate", cache,
+            intents, list(datasets.complaints(data_dir)), mode == "accurate", cache,
             blend=_intent_blend() if mode == "accurate" else 0.0,
+            pool=pool_texts(data_dir, [r.text for r in intents]),
         )
         out[f"intent_cv_{mode}"] = {
             task: {lang: {"macro_f1": round(r.macro_f1, 4), "accuracy": round(r.accuracy, 4), "n": r.n,

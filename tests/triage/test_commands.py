@@ -112,7 +112,8 @@ def test_train_command_builds_loadable_weights(tmp_path: Path) -> None:
     data = _tiny_public_data(tmp_path / "data")
     out = tmp_path / "models"
     result = CliRunner().invoke(
-        make_app(), ["train", "--data", str(data), "--model", "fast", "--out", str(out), "--limit", "40"]
+        make_app(),
+        ["train", "--data", str(data), "--model", "fast", "--out", str(out), "--limit", "40", "--encoders", "use"],
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout[result.stdout.index("{"):])
@@ -132,7 +133,7 @@ def test_train_command_builds_the_accurate_model_too(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         make_app(),
         ["train", "--data", str(data), "--model", "both", "--out", str(out), "--limit", "6",
-         "--embedding-cache", str(tmp_path / "cache")],
+         "--embedding-cache", str(tmp_path / "cache"), "--encoders", "use"],
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "cache" / "use.npz").exists()

@@ -136,7 +136,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         ] = None,
         encoders: Annotated[
             str, typer.Option(help="sentence encoders of the accurate model, comma-separated: use, e5")
-        ] = "use",
+        ] = "use,e5",
     ) -> None:
         """Rebuild the shipped classifiers from labelled data."""
         from .data import shared_data_dir

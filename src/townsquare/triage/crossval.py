@@ -32,6 +32,7 @@ from .train import (
     _folds,
     _matrix,
     fit_small_heads,
+    teacher_pool,
 )
 
 
@@ -114,13 +115,16 @@ def intent_cv(
     accurate: bool = False,
     cache: EmbeddingCache | None = None,
     blend: float = 0.5,
+    pool: Sequence[str] = (),
 ) -> tuple[dict[str, dict[str, Report]], dict[str, float]]:
     """5-fold CV over the real posts of the intent set.
 
     Each fold trains the intent/spam/needs_reply heads exactly as ``townsquare train`` does (the
     complaint column also on the complaint tweets, minus any tweet in the test fold). Returns
     {task: {"all"|language: Report}} for intent (first label), spam and needs_reply, and the
-    lenient intent accuracy (prediction is any of the post's labels).
+    lenient intent accuracy (prediction is any of the post's labels). With ``pool`` texts, the
+    fast heads learn from them as labelled by a teacher trained on the fold's training rows, as
+    ``townsquare train`` does (test-fold posts are removed from the pool).
     """
     real = [r for r in intents if r.extra.get("origin", "real") == "real"]
     written = [r for r in intents if r.extra.get("origin", "real") != "real"]
@@ -134,7 +138,10 @@ def intent_cv(
         held = {r.text for r in test_rows}
         ts = TrainingSet(intents=train_rows, complaint=[c for c in complaints if c.text not in held])
         idf = _idf(featurizer, [r.text for r in train_rows + ts.complaint])
-        heads = {name: (w, b) for name, _, w, b in fit_small_heads(ts, featurizer, idf)}
+        fold_pool = None
+        if pool:
+            fold_pool = teacher_pool(ts, [t for t in pool if t not in held], cache)
+        heads = {name: (w, b) for name, _, w, b in fit_small_heads(ts, featurizer, idf, fold_pool)}
         x = _matrix(featurizer, [r.text for r in test_rows], idf)
         probs = {name: sigmoid(np.asarray(x @ w, dtype=np.float32) + b) for name, (w, b) in heads.items()}
         if accurate:

@@ -33,6 +33,7 @@ C_SENTIMENT = 3.0
 C_LANGUAGE = 10.0
 C_INTENT = 10.0
 C_DENSE = 1.0
+POOL_WEIGHT = 1.0  # weight of a fully confident teacher label relative to a gold label
 BLEND_GRID = tuple(round(0.1 * k, 1) for k in range(11))
 ALPHA_GRID = tuple(round(0.1 * k, 1) for k in range(11))
 SEED = 13
@@ -124,11 +125,13 @@ def _fit_softmax(x: Any, labels: Sequence[str], classes: Sequence[str], c: float
     return w, b
 
 
-def _fit_binary(x: Any, y: Sequence[bool], c: float) -> tuple[FloatArray, FloatArray]:
+def _fit_binary(
+    x: Any, y: Sequence[bool], c: float, weights: Sequence[float] | None = None
+) -> tuple[FloatArray, FloatArray]:
     y_arr = np.asarray(y, dtype=int)
     if y_arr.min() == y_arr.max():  # nothing to learn from: constant probability
         return np.zeros((x.shape[1], 1), np.float32), np.array([8.0 if y_arr[0] else -8.0], np.float32)
-    clf = _logreg(c).fit(x, y_arr)
+    clf = _logreg(c).fit(x, y_arr, sample_weight=None if weights is None else np.asarray(weights))
     return clf.coef_.T.astype(np.float32), clf.intercept_.astype(np.float32)
 
 
@@ -159,14 +162,66 @@ def small_head_tasks(ts: TrainingSet) -> list[tuple[str, list[Labelled], list[bo
     return tasks
 
 
+@dataclass
+class Pool:
+    """Unlabelled posts with a teacher's probabilities per column (intents, spam, needs_reply)."""
+
+    texts: list[str]
+    probs: dict[str, FloatArray]
+
+
+def pool_texts(data_dir: Path | None, exclude: Iterable[str] = (), limit: int | None = None) -> list[str]:
+    """Real posts without our labels: the public sets' texts, minus our labelled ones."""
+    if data_dir is None:
+        return []
+    skip = set(exclude)
+    rows = _limit(
+        list(datasets.xlmt(data_dir, "train")) + list(datasets.germeval(data_dir)) + list(datasets.complaints(data_dir)),
+        limit, lambda r: r.source,
+    )
+    return sorted({r.text for r in rows if r.text not in skip})
+
+
+def teacher_pool(ts: TrainingSet, texts: Sequence[str], cache: EmbeddingCache, progress: Progress = no_progress) -> Pool:
+    """Label ``texts`` with embedding heads trained on our gold labels (the accurate model's heads).
+
+    Why: 650 labelled posts are too few for n-gram features, which have to see each word; the
+    sentence embeddings generalize from them. The fast heads then learn from 20,000 posts
+    labelled this way plus the gold ones (knowledge distillation), and stay numpy-only at run time.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    emb_pool = cache.embed(list(texts), progress)
+    probs: dict[str, FloatArray] = {}
+    for name, rows, y in small_head_tasks(ts):
+        if len(set(y)) < 2:
+            probs[name] = np.full(len(texts), 1.0 if y[0] else 0.0, np.float32)
+            continue
+        clf = LogisticRegression(C=C_DENSE, max_iter=3000, class_weight="balanced")
+        clf.fit(cache.embed([r.text for r in rows]), np.asarray(y, dtype=int))
+        probs[name] = clf.predict_proba(emb_pool)[:, 1].astype(np.float32)
+    return Pool(list(texts), probs)
+
+
 def fit_small_heads(
-    ts: TrainingSet, featurizer: HashedNgrams, idf: FloatArray
+    ts: TrainingSet, featurizer: HashedNgrams, idf: FloatArray, pool: Pool | None = None
 ) -> list[tuple[str, tuple[str, ...], FloatArray, FloatArray]]:
-    """The intent head (one column per intent) and the spam and needs_reply heads."""
-    fitted = {
-        name: _fit_binary(_matrix(featurizer, [r.text for r in rows], idf), y, C_INTENT)
-        for name, rows, y in small_head_tasks(ts)
-    }
+    """The intent head (one column per intent) and the spam and needs_reply heads.
+
+    With a ``pool``, each column also learns from the pool's posts, labelled by the teacher's
+    decision and weighted by its confidence (|p - 0.5| * 2), so that unsure ones count little.
+    """
+    fitted = {}
+    for name, rows, y in small_head_tasks(ts):
+        texts = [r.text for r in rows]
+        labels = list(y)
+        weights = [1.0] * len(rows)
+        if pool is not None and pool.texts:
+            p = pool.probs[name]
+            texts += pool.texts
+            labels += (p >= 0.5).tolist()
+            weights += (np.abs(p - 0.5) * 2 * POOL_WEIGHT).tolist()
+        fitted[name] = _fit_binary(_matrix(featurizer, texts, idf), labels, C_INTENT, weights)
     out = [(
         "intent", INTENTS,
         np.hstack([fitted[i][0] for i in INTENTS]), np.concatenate([fitted[i][1] for i in INTENTS]),
@@ -210,7 +265,10 @@ def _language_alpha(ts: TrainingSet, featurizer: HashedNgrams, idf: FloatArray, 
 
 
 def train_fast(
-    ts: TrainingSet, featurizer: HashedNgrams | None = None, progress: Progress = no_progress
+    ts: TrainingSet,
+    featurizer: HashedNgrams | None = None,
+    progress: Progress = no_progress,
+    pool: Pool | None = None,
 ) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
     """Fit every fast head; return the arrays and config of ``fast.npz``."""
     featurizer = featurizer or HashedNgrams()
@@ -232,7 +290,7 @@ def train_fast(
     blocks.append(("sentiment", SENTIMENTS, False, w, b))
     steps(1)
 
-    for name, labels, w, b in fit_small_heads(ts, featurizer, idf):
+    for name, labels, w, b in fit_small_heads(ts, featurizer, idf, pool):
         blocks.append((name, labels, True, w, b))
         steps(1)
 
@@ -253,7 +311,7 @@ def train_fast(
         "spam_threshold": 0.5,
         "needs_reply_threshold": 0.5,
         "trained": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "training_examples": ts.sizes(),
+        "training_examples": ts.sizes() | {"teacher_labelled_pool": len(pool.texts) if pool else 0},
         "c": {"sentiment": C_SENTIMENT, "language": C_LANGUAGE, "intent": C_INTENT},
     }
     arrays = {
@@ -266,7 +324,7 @@ def train_fast(
     return arrays, config
 
 
-DEFAULT_ENCODERS: tuple[str, ...] = ("use",)
+DEFAULT_ENCODERS: tuple[str, ...] = ("use", "e5")
 
 
 class EmbeddingCache:
@@ -467,12 +525,13 @@ def train(
     fast_path = (out_dir / FAST_FILE.name) if out_dir else FAST_FILE
     acc_path = (out_dir / ACCURATE_FILE.name) if out_dir else ACCURATE_FILE
     summary: dict[str, Any] = {"examples": ts.sizes()}
-    fast_arrays, fast_config = train_fast(ts, progress=progress)
+    cache = EmbeddingCache(embedding_cache, encoders)
+    pool = teacher_pool(ts, pool_texts(data_dir, (r.text for r in ts.intents), limit), cache, progress)
+    fast_arrays, fast_config = train_fast(ts, progress=progress, pool=pool)
     save(fast_arrays, fast_path)
     summary["fast"] = {"path": str(fast_path), "bytes": fast_path.stat().st_size,
                        "language_alpha": fast_config["language_alpha"]}
     if mode in ("both", "accurate"):
-        cache = EmbeddingCache(embedding_cache, encoders)
         acc_arrays, acc_config = train_accurate(ts, fast_arrays, cache, progress)
         save(acc_arrays, acc_path)
         summary["accurate"] = {"path": str(acc_path), "bytes": acc_path.stat().st_size,
