@@ -23,8 +23,9 @@ SESSION = {
     "refreshJwt": "refresh-1",
     "active": True,
 }
+CHAT_PROXY = "did:web:api.bsky.chat#bsky_chat"
 # Lexicons not in the shared folder; these calls are not validated.
-UNCHECKED = {"com.atproto.server.refreshSession", "app.bsky.actor.getProfiles"}
+UNCHECKED = {"com.atproto.server.refreshSession", "app.bsky.actor.getProfiles", "chat.bsky.convo.updateRead"}
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -47,6 +48,13 @@ class FakeBluesky:
     valid_tokens: set[str] = field(default_factory=lambda: {"access-1"})
     check_lexicons: bool = True
     page_size: int | None = None
+    # The chat service behind the proxy: its event log (in rev order), the conversations listed
+    # by listConvos, the one-to-one conversation of each customer, and what we sent.
+    chat_logs: list[Any] = field(default_factory=list)
+    convos: list[dict[str, Any]] = field(default_factory=list)
+    direct_convos: dict[str, str] = field(default_factory=dict)
+    sent_messages: list[tuple[str, str]] = field(default_factory=list)
+    chat_page_size: int = 100
 
     def load(self, name: str) -> None:
         document = fixture(name)
@@ -54,6 +62,17 @@ class FakeBluesky:
         for post in document.get("getPosts", {}).get("posts", []):
             self.posts[post["uri"]] = post
         self.profiles.extend(document.get("getProfiles", {}).get("profiles", []))
+
+    def load_chat(self, name: str) -> dict[str, Any]:
+        """Append a `chat__*.json` fixture's log entries (as if just written) and its profiles."""
+        document = fixture(name)
+        for entry in document["getLog"]["logs"]:
+            self.chat_logs.append(entry)
+            sender = _sender(entry)
+            if sender and sender != COMPANY_DID:
+                self.direct_convos.setdefault(sender, entry["convoId"])
+        self.profiles.extend(document.get("getProfiles", {}).get("profiles", []))
+        return document
 
     def nsids(self) -> list[str]:
         return [nsid for nsid, _ in self.calls]
@@ -97,6 +116,10 @@ class FakeBluesky:
             return httpx.Response(200, json={**SESSION, "accessJwt": "access-2", "refreshJwt": "refresh-2"})
         if not self._authorized(request):
             return xrpc_error(400, "ExpiredToken", "Token has expired")
+        if nsid.startswith("chat."):
+            if request.headers.get("atproto-proxy") != CHAT_PROXY:
+                return xrpc_error(400, "InvalidRequest", f"No service configured for {nsid}")
+            return self._chat(nsid, request, body)
         if nsid == "app.bsky.notification.listNotifications":
             return self._list_notifications(request)
         if nsid == "app.bsky.notification.updateSeen":
@@ -143,3 +166,96 @@ class FakeBluesky:
         if start + size < len(items):
             document["cursor"] = str(start + size)
         return httpx.Response(200, json=document)
+
+    # The chat service
+
+    def _chat(self, nsid: str, request: httpx.Request, body: Any) -> httpx.Response:
+        if nsid == "chat.bsky.convo.listConvos":
+            return httpx.Response(200, json={"convos": self.convos})
+        if nsid == "chat.bsky.convo.getLog":
+            return self._get_log(request.url.params.get("cursor"))
+        if nsid == "chat.bsky.convo.updateRead":
+            return httpx.Response(200, json={"convo": self._convo(body["convoId"])})
+        if nsid == "chat.bsky.convo.getConvoForMembers":
+            [member] = request.url.params.get_list("members")
+            convo_id = self.direct_convos.setdefault(member, f"3ldnew{len(self.direct_convos):07d}")
+            return httpx.Response(200, json={"convo": self._convo(convo_id, member)})
+        if nsid == "chat.bsky.convo.sendMessage":
+            return self._send_message(body)
+        return xrpc_error(501, "MethodNotImplemented", nsid)
+
+    def _get_log(self, cursor: str | None) -> httpx.Response:
+        """Entries after `cursor` in rev order, a page at a time; the cursor continues the page."""
+        # An entry too broken to have a rev sits where it was appended: just after the one before.
+        keyed: list[tuple[str, Any]] = []
+        for entry in self.chat_logs:
+            keyed.append((_rev(entry) or (keyed[-1][0] if keyed else "") + "\x00", entry))
+        after = sorted((pair for pair in keyed if pair[0] > (cursor or "")), key=lambda pair: pair[0])
+        page = after[: self.chat_page_size]
+        document: dict[str, Any] = {"logs": [entry for _, entry in page]}
+        if page:
+            document["cursor"] = page[-1][0].rstrip("\x00")
+        elif cursor:
+            document["cursor"] = cursor
+        return httpx.Response(200, json=document)
+
+    def _convo(self, convo_id: str, member: str | None = None) -> dict[str, Any]:
+        customer = member or next((did for did, cid in self.direct_convos.items() if cid == convo_id), COMPANY_DID)
+        revs = [_rev(e) for e in self.chat_logs if isinstance(e, dict) and e.get("convoId") == convo_id]
+        return {
+            "id": convo_id,
+            "rev": max(revs, default="3ld2222222222"),
+            "members": [
+                {"did": COMPANY_DID, "handle": "acmemobile.test"},
+                {"did": customer, "handle": "customer.test"},
+            ],
+            "muted": False,
+            "unreadCount": 0,
+        }
+
+    def _send_message(self, body: dict[str, Any]) -> httpx.Response:
+        convo_id = body["convoId"]
+        if convo_id not in self.direct_convos.values():
+            return xrpc_error(400, "InvalidConvo", "Convo not found")
+        rev = _next_rev(self.chat_logs)
+        message = {
+            "$type": "chat.bsky.convo.defs#messageView",
+            "id": f"{rev[:-1]}m",
+            "rev": rev,
+            "text": body["message"]["text"],
+            "sender": {"did": COMPANY_DID},
+            "sentAt": "2026-11-29T18:30:00.000Z",
+        }
+        self.sent_messages.append((convo_id, body["message"]["text"]))
+        # Our own message shows up in our log too, as on the real service.
+        self.chat_logs.append(
+            {"$type": "chat.bsky.convo.defs#logCreateMessage", "rev": rev, "convoId": convo_id, "message": message}
+        )
+        return httpx.Response(200, json={k: v for k, v in message.items() if k != "$type"})
+
+
+def _rev(entry: Any) -> str:
+    rev = entry.get("rev") if isinstance(entry, dict) else None
+    return rev if isinstance(rev, str) else ""
+
+
+def _sender(entry: Any) -> str | None:
+    message = entry.get("message") if isinstance(entry, dict) else None
+    sender = message.get("sender") if isinstance(message, dict) else None
+    did = sender.get("did") if isinstance(sender, dict) else None
+    return did if isinstance(did, str) else None
+
+
+_TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
+
+
+def _next_rev(entries: list[Any]) -> str:
+    """A TID just after the newest in the log (good enough for a fake: bumps the last digits)."""
+    newest = max((_rev(e) for e in entries), default="3ld2222222222") or "3ld2222222222"
+    digits = [_TID_CHARS.index(c) for c in newest]
+    for index in range(len(digits) - 1, -1, -1):
+        if digits[index] < len(_TID_CHARS) - 1:
+            digits[index] += 1
+            break
+        digits[index] = 0
+    return "".join(_TID_CHARS[d] for d in digits)

@@ -87,7 +87,8 @@ def test_fixture_parses_into_the_normalized_message(name: str) -> None:
 
 def test_every_fixture_has_a_test() -> None:
     covered = set(EXPECTED) | {"notification__like.json", "notification__malformed.json"}
-    assert {path.name for path in lexicons_fixtures()} == covered
+    # chat__*.json: test_chat.py
+    assert {path.name for path in lexicons_fixtures() if not path.name.startswith("chat__")} == covered
 
 
 def lexicons_fixtures() -> list[Any]:

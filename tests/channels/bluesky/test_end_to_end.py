@@ -3,11 +3,14 @@ AppView on 127.0.0.1): a customer's mention becomes a conversation, the agent's 
 through the API and threads under it on the network, the customer's answer joins the same
 conversation, and a restart in the middle loses and duplicates nothing.
 
-Direct messages are not here: the chat service is not part of dev-env (see test_connector.py).
+Receiving and sending direct messages is not here: the chat service is not part of dev-env (see
+test_chat.py). What is here: the real PDS cannot reach the chat service (it answers 500 through its
+proxy), and mentions and replies still arrive while the connector says so once in the log.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -83,8 +86,13 @@ def test_network_listens_on_loopback_only(bluesky_network: peer.Network) -> None
 
 
 def test_mention_reply_and_answer_thread_on_the_network(
-    settings: Settings, bluesky_network: peer.Network, bluesky: peer.Client, company: peer.Account
+    settings: Settings,
+    bluesky_network: peer.Network,
+    bluesky: peer.Client,
+    company: peer.Account,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="townsquare.channels.bluesky")
     lena = customer(bluesky, "lena", "Lena Hoffmann")
     bluesky.call(
         company,
@@ -148,6 +156,10 @@ def test_mention_reply_and_answer_thread_on_the_network(
         nested = thread["replies"][0]["replies"][0]["post"]
         assert nested["uri"] == answer["uri"]
         assert nested["record"]["reply"]["root"]["uri"] == mention["uri"]
+
+    # All along the real PDS could not reach a chat service: said once, and nothing stopped.
+    chat = [r.getMessage() for r in caplog.records if r.name == "townsquare.channels.bluesky.chat"]
+    assert len(chat) == 1 and "direct messages are not being received" in chat[0]
 
 
 def test_restart_loses_and_duplicates_nothing_and_hostile_input_is_stored_as_is(

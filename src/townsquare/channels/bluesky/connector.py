@@ -2,7 +2,8 @@
 
 Receives: mentions, replies and quotes of the company's account by polling
 `app.bsky.notification.listNotifications`, hydrating the posts with `app.bsky.feed.getPosts` and
-the authors with `app.bsky.actor.getProfiles`. Sends: public replies as `app.bsky.feed.post`
+the authors with `app.bsky.actor.getProfiles`; direct messages to the company by reading the chat
+service's log (`chat.bsky.convo.getLog`, see chat.py). Sends: public replies as `app.bsky.feed.post`
 records threaded with strong refs to the root and parent, and private messages through the chat
 service (`chat.bsky.convo.*`, reached through the PDS's service proxy).
 """
@@ -25,6 +26,7 @@ from townsquare.channels.base import (
     PollResult,
 )
 from townsquare.channels.bluesky import richtext
+from townsquare.channels.bluesky.chat import ChatInbox, ReceivedMessage
 from townsquare.channels.bluesky.cursor import NotificationCursor
 from townsquare.channels.bluesky.lexicon import (
     POST,
@@ -46,8 +48,8 @@ from townsquare.channels.bluesky.lexicon import (
     SendMessageInput,
     UpdateSeenInput,
 )
-from townsquare.channels.bluesky.normalize import post_url, rkey, to_message
-from townsquare.channels.bluesky.xrpc import XrpcClient, XrpcError
+from townsquare.channels.bluesky.normalize import chat_convo, chat_id, chat_to_message, post_url, rkey, to_message
+from townsquare.channels.bluesky.xrpc import ScopeRefused, XrpcClient, XrpcError
 from townsquare.model import InboundMessage, OutboundReply, SentReceipt, Visibility
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,9 @@ class BlueskySettings(ConnectorSettings):
     )
     web_url: str = Field(default="https://bsky.app", description="Where links to posts and profiles point.")
     chat_proxy: str = Field(default=CHAT_PROXY, description="The chat service's DID and service id for DMs.")
+    receive_direct_messages: bool = Field(
+        default=True, description="Fetch direct messages sent to the account (needs an app password with DM access)."
+    )
     mention_customer: bool = Field(
         default=True, description="Start public replies with @handle (as a mention facet) when it fits."
     )
@@ -107,11 +112,24 @@ class BlueskyConnector(Connector):
             self.settings.app_password.get_secret_value(),
             transport=transport,
         )
+        self.chat = ChatInbox(self.xrpc, self.settings.chat_proxy)
 
     # Receiving
 
     def poll(self, cursor: str | None) -> PollResult:
         position = NotificationCursor.parse(cursor)
+        messages, advanced = self._poll_notifications(position)
+        if self.settings.receive_direct_messages:
+            # After the notifications, and never raising: a chat service that is down or refuses
+            # the app password must not hold up mentions and replies.
+            chat = self.chat.poll(position.chat, self.xrpc.session().did, MAX_BATCH)
+            messages.extend(self._direct_messages(chat.messages))
+            advanced = advanced.with_chat(chat.rev)
+        if advanced == position:
+            return PollResult(messages, cursor)
+        return PollResult(messages, advanced.dump())
+
+    def _poll_notifications(self, position: NotificationCursor) -> tuple[list[InboundMessage], NotificationCursor]:
         fresh: dict[str, Notification] = {}
         for notification in self._notifications(position):
             if notification.reason not in REASONS:
@@ -121,12 +139,12 @@ class BlueskyConnector(Connector):
                 # A reply that also mentions us comes as two notifications for one post.
                 fresh.setdefault(notification.uri, notification)
         if not fresh:
-            return PollResult([], cursor)
+            return [], position
         batch = sorted(fresh.values(), key=lambda n: n.indexed_at)[:MAX_BATCH]
         messages = self._messages(batch)
         advanced = position.advanced([(n.uri, n.indexed_at) for n in batch])
         self._mark_seen(max(n.indexed_at for n in batch))
-        return PollResult(messages, advanced.dump())
+        return messages, advanced
 
     def _notifications(self, position: NotificationCursor) -> Iterable[Notification]:
         """Newest first, back to the cursor's look-back floor (one page on the first poll)."""
@@ -179,6 +197,30 @@ class BlueskyConnector(Connector):
             except ValidationError as error:
                 log.warning(
                     "skipping a Bluesky post that does not fit a message (%d invalid fields)", error.error_count()
+                )
+        return messages
+
+    def _direct_messages(self, received: list[ReceivedMessage]) -> list[InboundMessage]:
+        profiles = self._profiles(sorted({r.message.sender.did for r in received}))
+        messages: list[InboundMessage] = []
+        for item in received:
+            try:
+                messages.append(
+                    chat_to_message(
+                        channel=self.name,
+                        account=self.account,
+                        convo_id=item.convo_id,
+                        message=item.message,
+                        profile=profiles.get(item.message.sender.did),
+                        related=item.profiles,
+                        web_url=self.settings.web_url,
+                        raw=item.raw,
+                    )
+                )
+            except ValidationError as error:
+                log.warning(
+                    "skipping a Bluesky direct message that does not fit a message (%d invalid fields)",
+                    error.error_count(),
                 )
         return messages
 
@@ -287,15 +329,23 @@ class BlueskyConnector(Connector):
             convo = self.xrpc.query(
                 "chat.bsky.convo.getConvoForMembers", {"members": [did]}, ConvoForMembersOutput, proxy=proxy
             ).convo
+        except ScopeRefused as error:
+            raise DeliveryError(
+                "the Bluesky app password does not allow direct messages; create one with DM access", retryable=False
+            ) from error
         except XrpcError as error:
             # MessagesDisabled, NotFollowedBySender, BlockedActor...: the customer does not take
             # DMs from us; retrying will not change that.
             raise DeliveryError(f"Bluesky will not open a conversation: {error.error}", retryable=False) from error
+        # A one-to-one conversation is unique per pair, so this is the one the customer wrote in.
+        # A DM that came from a group conversation is answered one-to-one, never in the group.
+        if (came_from := chat_convo(reply.in_reply_to)) is not None and came_from != convo.id:
+            log.info("answering a Bluesky direct message in the one-to-one conversation, not where it was sent")
         message = MessageInput(text=reply.text, facets=richtext.facets(reply.text) or None)
         body = SendMessageInput(convo_id=convo.id, message=message).wire()
         sent = self.xrpc.procedure("chat.bsky.convo.sendMessage", body, MessageView, proxy=proxy)
         assert sent is not None
-        return SentReceipt(external_id=f"chat:{convo.id}:{sent.id}", created_at=sent.sent_at)
+        return SentReceipt(external_id=chat_id(convo.id, sent.id), created_at=sent.sent_at)
 
     @staticmethod
     def _check_length(text: str, max_graphemes: int, max_bytes: int) -> None:

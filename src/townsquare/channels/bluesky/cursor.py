@@ -6,6 +6,10 @@ it reaches the AppView (clock skew, a slow relay) therefore shows up *behind* no
 already saw. A bare "newest indexedAt" cursor would skip it, so the cursor keeps the newest time
 plus the notifications seen within a look-back window before it, and every poll re-reads that
 window and drops what it has already handed over.
+
+The same document carries the chat log's position (`chat`: the `rev` of the last direct-message
+log entry handled), so both parts resume together. A cursor written before direct messages were
+received has no `chat` part and still loads; the chat part then starts from "now".
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +33,9 @@ def seen_key(uri: str) -> str:
 
 
 class _Stored(BaseModel):
-    newest: datetime
-    seen: dict[str, float]
+    newest: datetime | None = None
+    seen: dict[str, float] = Field(default_factory=dict)
+    chat: str | None = None
 
 
 @dataclass
@@ -38,6 +43,8 @@ class NotificationCursor:
     newest: datetime | None = None
     seen: dict[str, float] = field(default_factory=dict)
     """Keys of notifications handed over, with their `indexedAt` as epoch seconds."""
+    chat: str | None = None
+    """The `rev` of the last chat log entry handled; None until the chat service was reached."""
 
     @classmethod
     def parse(cls, text: str | None) -> NotificationCursor:
@@ -52,7 +59,7 @@ class NotificationCursor:
             except ValueError:
                 log.warning("ignoring an unreadable Bluesky cursor; starting from the newest notifications")
                 return cls()
-        return cls(newest=stored.newest, seen=stored.seen)
+        return cls(newest=stored.newest, seen=stored.seen, chat=stored.chat)
 
     @property
     def floor(self) -> datetime | None:
@@ -73,9 +80,15 @@ class NotificationCursor:
         seen.update({seen_key(uri): at.timestamp() for uri, at in handed})
         if len(seen) > MAX_SEEN:
             seen = dict(sorted(seen.items(), key=lambda item: item[1])[-MAX_SEEN:])
-        return NotificationCursor(newest=newest, seen=seen)
+        return NotificationCursor(newest=newest, seen=seen, chat=self.chat)
+
+    def with_chat(self, rev: str | None) -> NotificationCursor:
+        return NotificationCursor(newest=self.newest, seen=self.seen, chat=rev)
 
     def dump(self) -> str | None:
-        if self.newest is None:
+        if self.newest is None and self.chat is None:
             return None
-        return json.dumps({"newest": self.newest.isoformat(), "seen": self.seen}, separators=(",", ":"))
+        document: dict[str, object] = {"newest": self.newest.isoformat() if self.newest else None, "seen": self.seen}
+        if self.chat is not None:
+            document["chat"] = self.chat
+        return json.dumps(document, separators=(",", ":"))

@@ -275,3 +275,72 @@ class MessageView(Incoming):
     text: str
     sender: MessageSender
     sent_at: datetime
+
+
+# chat.bsky.convo.getLog / listConvos / updateRead: receiving direct messages
+
+LOG_BEGIN_CONVO: Final = "chat.bsky.convo.defs#logBeginConvo"
+LOG_CREATE_MESSAGE: Final = "chat.bsky.convo.defs#logCreateMessage"
+LOG_DELETE_MESSAGE: Final = "chat.bsky.convo.defs#logDeleteMessage"
+MESSAGE_VIEW: Final = "chat.bsky.convo.defs#messageView"
+DELETED_MESSAGE_VIEW: Final = "chat.bsky.convo.defs#deletedMessageView"
+
+
+class ChatProfile(Incoming):
+    """`chat.bsky.actor.defs#profileViewBasic`, as `relatedProfiles` carries it."""
+
+    did: str = Field(min_length=1, max_length=2048)
+    handle: str = Field(default="", max_length=2048)
+    display_name: str | None = None
+
+
+class LogEntry(Incoming):
+    """What every `getLog` entry has: read first, so an entry of a kind we do not handle (or a
+    broken one) still moves the cursor past its `rev`."""
+
+    type: str = Field(alias="$type")
+    rev: str = Field(min_length=1)
+    convo_id: str = Field(min_length=1, max_length=512)
+
+
+class LoggedMessage(Incoming):
+    """`messageView` or `deletedMessageView` (no text) inside a log entry."""
+
+    type: str = Field(default=MESSAGE_VIEW, alias="$type")
+    id: str = Field(min_length=1, max_length=512)
+    rev: str
+    text: str | None = None
+    sender: MessageSender
+    sent_at: datetime
+
+    @property
+    def deleted(self) -> bool:
+        return self.type == DELETED_MESSAGE_VIEW or self.text is None
+
+
+class LogMessageEntry(LogEntry):
+    """`logCreateMessage` and `logDeleteMessage`."""
+
+    message: LoggedMessage
+    related_profiles: list[ChatProfile] | None = None
+
+
+class LogOutput(Incoming):
+    cursor: str | None = None
+    logs: list[Any]
+
+
+class ConvosOutput(Incoming):
+    cursor: str | None = None
+    convos: list[Any]
+
+
+class ConvoRev(Incoming):
+    """Just the `rev` of a `convoView` from `listConvos`: where the log stands for it."""
+
+    rev: str = Field(min_length=1)
+
+
+class UpdateReadInput(Outgoing):
+    convo_id: str
+    message_id: str | None = None

@@ -28,6 +28,11 @@ EXPIRED = "ExpiredToken"
 # Errors that mean the access token itself is no longer good (revoked, signed by a rotated key):
 # a fresh login may still work.
 TOKEN_REFUSED = {"InvalidToken", "AuthenticationRequired", "AuthMissing"}
+# The PDS answers `InvalidToken` with these messages when the token is fine but does not cover
+# the method: an app password without "allow direct messages" calling chat.bsky.* through the
+# proxy ("Bad token method"; "Bad token scope" elsewhere). Logging in again cannot fix that, and
+# it is no reason to mark the whole account for reconnecting.
+SCOPE_REFUSALS = ("Bad token method", "Bad token scope")
 
 
 class XrpcError(DeliveryError):
@@ -37,6 +42,15 @@ class XrpcError(DeliveryError):
         super().__init__(f"{status} {error}: {message[:200]}", retryable=False)
         self.status = status
         self.error = error
+
+
+class ScopeRefused(XrpcError):
+    """The session is valid but not allowed to call this method (e.g. DMs on an app password
+    created without direct-message access)."""
+
+
+def _scope_refused(body: XrpcErrorBody) -> bool:
+    return body.error == "InvalidToken" and body.message.startswith(SCOPE_REFUSALS)
 
 
 def _error_body(response: httpx.Response) -> XrpcErrorBody:
@@ -157,7 +171,8 @@ class XrpcClient:
                 headers["atproto-proxy"] = proxy
             response = self._send(method, nsid, params=params, json=json, headers=headers)
             if response.status_code in (400, 401) and attempt == 0:
-                error = _error_body(response).error
+                body = _error_body(response)
+                error = "" if _scope_refused(body) else body.error
                 if error == EXPIRED:
                     session = self._refresh(session)
                     continue
@@ -202,6 +217,8 @@ class XrpcClient:
         if response.status_code < 400:
             return response
         error = _error_body(response)
+        if _scope_refused(error):
+            raise ScopeRefused(response.status_code, error.error, error.message)
         if response.status_code == 401 or error.error in TOKEN_REFUSED | {EXPIRED}:
             raise ReconnectRequired(f"Bluesky refused the session: {error.error or response.status_code}")
         raise XrpcError(response.status_code, error.error or "Error", error.message)
