@@ -15,6 +15,7 @@ failures are logged once per streak and the log is read again after a pause.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ MAX_LOG_PAGES = 10
 CONVOS_PAGE = 100
 RETRY_AFTER_FAILURE = 60.0  # seconds; the chat service was down or timed out
 RETRY_AFTER_REFUSAL = 600.0  # it refused us: the app password needs changing, no need to hurry
+TID = re.compile(r"[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}")
 
 _json_object: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 
@@ -149,8 +151,10 @@ class ChatInbox:
             entries.sort(key=lambda pair: pair[0].rev)
             for entry, item in entries:
                 self._handle(entry, item, own_did, collected)
-            # The page's own cursor also moves past entries too broken to read.
-            newest = max([position, *(entry.rev for entry, _ in entries), page.cursor or position])
+            # The page's own cursor also moves past entries too broken to read, when it is a rev
+            # like ours (an opaque one compared as a string could jump over future entries).
+            following = page.cursor if page.cursor and TID.fullmatch(page.cursor) else position
+            newest = max([position, *(entry.rev for entry, _ in entries), following])
             if newest == position:
                 break
             position = newest
