@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -87,6 +87,11 @@ class Database:
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as connection, connection.begin():
             yield connection
+
+    def ping(self) -> None:
+        """Raise when the database does not answer."""
+        with self.read() as connection:
+            connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
-from sqlalchemy import text
 
 from townsquare.api.deps import RuntimeDep
 
@@ -13,8 +12,7 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz")
 def healthz(runtime: RuntimeDep) -> dict[str, str]:
     try:
-        with runtime.db.read() as conn:
-            conn.execute(text("SELECT 1"))
+        runtime.db.ping()
     except Exception:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "database unreachable") from None
     return {"status": "ok", "database": runtime.db.dialect}

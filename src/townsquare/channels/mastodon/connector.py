@@ -368,21 +368,30 @@ class MastodonConnector(Connector):
             # mentions, wherever it sits, and the customer sees which message it answers.
             in_reply_to_id=reply.in_reply_to,
         )
+        return self._post_status(body, reply.reply_id, "the reply")
+
+    def publish(self, text: str, idempotency_key: str) -> SentReceipt:
+        """A status of the company's own (incident updates), public, not a reply."""
+        if counted_length(text) > self.settings.max_characters:
+            text = text[: self.settings.max_characters - 1].rstrip() + "…"
+        return self._post_status(NewStatus(status=text, visibility="public"), idempotency_key, "the post")
+
+    def _post_status(self, body: NewStatus, idempotency_key: str, what: str) -> SentReceipt:
         try:
             with self._client() as client:
                 response = client.post(
                     "/api/v1/statuses",
                     json=body.model_dump(exclude_none=True),
-                    headers={"Idempotency-Key": reply.reply_id},
+                    headers={"Idempotency-Key": idempotency_key},
                 )
         except httpx.HTTPError as error:
-            raise transport_error(error, "sending the reply") from error
-        raise_for_status(response, "the reply")
+            raise transport_error(error, f"sending {what}") from error
+        raise_for_status(response, what)
         try:
             status = SentStatus.model_validate_json(response.content)
         except ValidationError as error:
             # Posted, but unreadable: a retry with the same Idempotency-Key returns the same status.
-            raise DeliveryError("Mastodon accepted the reply but its answer is unreadable") from error
+            raise DeliveryError(f"Mastodon accepted {what} but its answer is unreadable") from error
         if status.created_at is None:
             return SentReceipt(external_id=status.id, url=status.url or status.uri)
         return SentReceipt(external_id=status.id, url=status.url or status.uri, created_at=status.created_at)
