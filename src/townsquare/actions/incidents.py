@@ -266,6 +266,17 @@ class IncidentActions:
             self.events.publish(Event("reply.queued", {"reply_id": reply_id, "incident_id": incident_id}))
         return update_id
 
+    def retry_failed(self, actor: Actor, incident_id: str) -> int:
+        """Send again every customer reply of this incident whose delivery failed for good."""
+        self._require(actor, Role.AGENT)
+        with self.db.write() as conn:
+            self._incident(conn, incident_id)
+            count = store.requeue_failed_replies(conn, incident_id)
+            self._audit(conn, actor, "incident.retry_failed", incident_id, replies=count)
+        if count:
+            self.events.publish(Event("reply.queued", {"incident_id": incident_id, "count": count}))
+        return count
+
     @staticmethod
     def _guard(templates: dict[str, str], body: str) -> None:
         from townsquare.triage import find_personal_data

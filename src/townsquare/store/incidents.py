@@ -380,3 +380,14 @@ def status_posts_of(conn: Connection, update_ids: Sequence[str]) -> list[dict[st
         return []
     rows = conn.execute(select(status_posts).where(status_posts.c.incident_update_id.in_(list(update_ids))))
     return [dict(row._mapping) for row in rows]
+
+
+def requeue_failed_replies(conn: Connection, incident_id: str) -> int:
+    """Give every failed customer reply of the incident's updates a new round of attempts."""
+    update_ids = select(incident_updates.c.id).where(incident_updates.c.incident_id == incident_id)
+    result = conn.execute(
+        update(replies)
+        .where(replies.c.incident_update_id.in_(update_ids), replies.c.status == "failed")
+        .values(status="queued", attempts=0, next_attempt_at=utcnow(), last_error=None)
+    )
+    return int(result.rowcount)

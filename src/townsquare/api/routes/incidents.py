@@ -232,6 +232,17 @@ def post_update(incident_id: str, body: UpdateIn, runtime: RuntimeDep, actor: Ac
     return Created(id=update_id)
 
 
+class Requeued(BaseModel):
+    requeued: int
+
+
+@router.post("/incidents/{incident_id}/retry", response_model=Requeued)
+def retry_failed(incident_id: str, runtime: RuntimeDep, actor: ActorDep) -> Requeued:
+    """Send again the customer replies of this incident that failed for good (e.g. after an
+    account was reconnected)."""
+    return Requeued(requeued=runtime.incident_actions.retry_failed(actor, incident_id))
+
+
 @router.get("/components", response_model=list[ComponentOut])
 def list_components(runtime: RuntimeDep, actor: ActorDep) -> list[ComponentOut]:
     with runtime.db.read() as conn:
