@@ -26,6 +26,7 @@ from .train import (
     BLEND_GRID,
     C_DENSE,
     C_INTENT,
+    POOL_WEIGHT,
     EmbeddingCache,
     TrainingSet,
     _fit_binary,
@@ -78,21 +79,57 @@ def _inner_blend(texts: list[str], emb: FloatArray, y: list[bool], featurizer: H
     return best
 
 
+def _distilled_fit_predict(
+    featurizer: HashedNgrams,
+    texts: Sequence[str],
+    y: Sequence[bool],
+    emb: FloatArray,
+    pool: Sequence[str],
+    pool_emb: FloatArray,
+    test: Sequence[str],
+) -> FloatArray:
+    """The n-gram column as ``townsquare train`` builds it: gold rows plus teacher-labelled pool."""
+    p_pool = _dense_fit_predict(emb, y, pool_emb)
+    all_texts = list(texts) + list(pool)
+    labels = list(y) + (p_pool >= 0.5).tolist()
+    weights = [1.0] * len(texts) + (np.abs(p_pool - 0.5) * 2 * POOL_WEIGHT).tolist()
+    idf = _idf(featurizer, all_texts)
+    w, b = _fit_binary(_matrix(featurizer, all_texts, idf), labels, C_INTENT, weights)
+    z = np.asarray(_matrix(featurizer, test, idf) @ w).ravel() + b[0]
+    return sigmoid(z.astype(np.float32).reshape(-1, 1))[:, 0]
+
+
 def complaint_cv(
-    rows: Sequence[Labelled], accurate: bool = False, cache: EmbeddingCache | None = None
+    rows: Sequence[Labelled],
+    accurate: bool = False,
+    cache: EmbeddingCache | None = None,
+    pool: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """5-fold CV on the complaint tweets; returns F1, precision, recall, accuracy (and blend weights)."""
+    """5-fold CV on the complaint tweets; returns F1, precision, recall, accuracy (and blend weights).
+
+    With ``pool`` texts, the n-gram model is distilled as in ``townsquare train``: a teacher on the
+    training folds' embeddings labels the pool (minus the test fold's tweets).
+    """
     featurizer = HashedNgrams()
     texts = [r.text for r in rows]
     y = np.array([bool(r.complaint) for r in rows])
-    emb = (cache or EmbeddingCache(None)).embed(texts) if accurate else None
+    cache = cache or EmbeddingCache(None)
+    emb = cache.embed(texts) if accurate or pool else None
     pred = np.zeros(len(rows), dtype=bool)
     blends: list[float] = []
     for test in _folds(len(rows)):
         train = np.setdiff1d(np.arange(len(rows)), test)
         tr_texts = [texts[i] for i in train]
-        p = _sparse_fit_predict(featurizer, tr_texts, y[train].tolist(), [texts[i] for i in test])
-        if emb is not None:
+        te_texts = [texts[i] for i in test]
+        if pool and emb is not None:
+            held = set(te_texts)
+            fold_pool = [t for t in pool if t not in held]
+            p = _distilled_fit_predict(
+                featurizer, tr_texts, y[train].tolist(), emb[train], fold_pool, cache.embed(fold_pool), te_texts
+            )
+        else:
+            p = _sparse_fit_predict(featurizer, tr_texts, y[train].tolist(), te_texts)
+        if accurate and emb is not None:
             beta = _inner_blend(tr_texts, emb[train], y[train].tolist(), featurizer)
             blends.append(beta)
             p = beta * _dense_fit_predict(emb[train], y[train].tolist(), emb[test]) + (1 - beta) * p

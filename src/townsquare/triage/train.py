@@ -216,7 +216,9 @@ def fit_small_heads(
         texts = [r.text for r in rows]
         labels = list(y)
         weights = [1.0] * len(rows)
-        if pool is not None and pool.texts:
+        # Not the complaint column: it has 2,800 gold tweets, and distilling it did not help
+        # (5-fold CV: fast F1 0.772 -> 0.773) but made the accurate blend worse (0.827 -> 0.819).
+        if pool is not None and pool.texts and name != "complaint":
             p = pool.probs[name]
             texts += pool.texts
             labels += (p >= 0.5).tolist()
