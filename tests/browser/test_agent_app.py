@@ -49,8 +49,15 @@ def test_agent_answers_a_customer_in_the_browser(sqlite_url: str, browser: objec
         page.screenshot(path=str(screenshots / "inbox.png"))
 
         page.click("text=Kein Empfang in München")
+        # The guard refuses personal data in public and offers the same text as a private message.
+        page.fill("textarea[name=text]", "Wir rufen Sie an unter +49 151 23456789.")
+        page.click("form.composer button[type=submit]")
+        page.locator(".flash", has_text="personal data").wait_for()
+        assert page.input_value("textarea[name=text]") == "Wir rufen Sie an unter +49 151 23456789."
+        assert page.is_checked("input[name=visibility][value=private]")
         page.fill("textarea[name=text]", "Das tut uns leid! Wir prüfen das Netz in München gerade.")
-        page.click("text=Send")
+        page.check("input[name=visibility][value=public]")
+        page.click("form.composer button[type=submit]")
         page.locator(".timeline li.outbound").wait_for(timeout=10_000)
         page.screenshot(path=str(screenshots / "conversation.png"), full_page=True)
 

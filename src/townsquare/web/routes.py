@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader
 
-from townsquare.actions import ActionError, Actor
+from townsquare.actions import ActionError, Actor, PersonalDataInPublicReply
 from townsquare.api.deps import actor_from_request, get_runtime, session_csrf
 from townsquare.model import ConversationStatus, Role, Visibility
 from townsquare.security.passwords import verify_password
@@ -159,7 +159,16 @@ def conversation_page(request: Request, conversation_id: str) -> HTMLResponse:
         agents=agents,
         statuses=[s.value for s in ConversationStatus],
         can_act=actor.can(Role.AGENT),
+        draft=_take_draft(request, conversation_id),
     )
+
+
+def _take_draft(request: Request, conversation_id: str) -> dict[str, str] | None:
+    """A reply the guard refused, offered again to send privately."""
+    draft = request.session.pop("draft", None)
+    if isinstance(draft, dict) and draft.get("conversation_id") == conversation_id:
+        return {"text": str(draft.get("text", "")), "visibility": "private"}
+    return None
 
 
 def _timeline(
@@ -191,7 +200,16 @@ def web_reply(
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     actions = get_runtime(request).actions
-    return _act(request, conversation_id, csrf, lambda actor: actions.reply(actor, conversation_id, text, visibility))
+
+    def reply(actor: Actor) -> None:
+        try:
+            actions.reply(actor, conversation_id, text, visibility)
+        except PersonalDataInPublicReply:
+            # Keep the text: the agent sends it privately with one click instead of retyping.
+            request.session["draft"] = {"conversation_id": conversation_id, "text": text[:20_000]}
+            raise
+
+    return _act(request, conversation_id, csrf, reply)
 
 
 @router.post("/conversations/{conversation_id}/assign")
