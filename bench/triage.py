@@ -78,9 +78,14 @@ def language_figures(data_dir: Path) -> dict[str, Any]:
     short = list(datasets.read_jsonl(SHORT_POSTS))
     short_acc, short_per = accuracy([r.text for r in short], [r.language or "" for r in short])
     return {
-        "xlmt_val_8": full, "xlmt_val_7_without_hi": full7, "xlmt_val_per_language": full_per,
-        "xlmt_val_3word_snippets_8": snip, "xlmt_val_3word_snippets_7": snip7_acc,
-        "snippets_per_language": snip_per, "short_posts_10_languages": short_acc, "short_posts_per_language": short_per,
+        "xlmt_val_8": full,
+        "xlmt_val_7_without_hi": full7,
+        "xlmt_val_per_language": full_per,
+        "xlmt_val_3word_snippets_8": snip,
+        "xlmt_val_3word_snippets_7": snip7_acc,
+        "snippets_per_language": snip_per,
+        "short_posts_10_languages": short_acc,
+        "short_posts_per_language": short_per,
     }
 
 
@@ -124,15 +129,26 @@ def main() -> None:
         # No pool: the shipped complaint column is not distilled (see train.fit_small_heads).
         out[f"complaint_cv_{mode}"] = complaint_cv(list(datasets.complaints(data_dir)), mode == "accurate", cache)
         reports, extra = intent_cv(
-            intents, list(datasets.complaints(data_dir)), mode == "accurate", cache,
+            intents,
+            list(datasets.complaints(data_dir)),
+            mode == "accurate",
+            cache,
             blend=_intent_blend() if mode == "accurate" else 0.0,
             pool=pool,
         )
         out[f"intent_cv_{mode}"] = {
-            task: {lang: {"macro_f1": round(r.macro_f1, 4), "accuracy": round(r.accuracy, 4), "n": r.n,
-                          "per_class": {k: [round(v.precision, 3), round(v.recall, 3), round(v.f1, 3), v.support]
-                                        for k, v in r.per_class.items()}}
-                   for lang, r in by_lang.items()}
+            task: {
+                lang: {
+                    "macro_f1": round(r.macro_f1, 4),
+                    "accuracy": round(r.accuracy, 4),
+                    "n": r.n,
+                    "per_class": {
+                        k: [round(v.precision, 3), round(v.recall, 3), round(v.f1, 3), v.support]
+                        for k, v in r.per_class.items()
+                    },
+                }
+                for lang, r in by_lang.items()
+            }
             for task, by_lang in reports.items()
         } | extra
     out["language"] = language_figures(data_dir)
@@ -163,24 +179,49 @@ def print_table(out: dict[str, Any]) -> None:
     for mode in ("fast", "accurate"):
         s = out.get(f"sentiment_val_macro_f1_{mode}")
         if s:
-            rows.append((f"sentiment macro-F1, XLM-T val ({mode})", "de/en >= 0.70",
-                         " ".join(f"{k} {v:.3f}" for k, v in s.items())))
+            rows.append(
+                (
+                    f"sentiment macro-F1, XLM-T val ({mode})",
+                    "de/en >= 0.70",
+                    " ".join(f"{k} {v:.3f}" for k, v in s.items()),
+                )
+            )
         c = out.get(f"complaint_cv_{mode}")
         if c:
             rows.append((f"complaint F1, 5-fold CV ({mode})", ">= 0.82", f"{c['f1']:.3f} (acc {c['accuracy']:.3f})"))
         i = out.get(f"intent_cv_{mode}")
         if i:
-            rows.append((f"intent macro-F1, own set CV ({mode})", "-", " ".join(
-                f"{lang} {i['intent'][lang]['macro_f1']:.3f}" for lang in ("all", "de", "en"))))
-            rows.append((f"needs_reply / spam F1 ({mode})", "-",
-                         f"{i['needs_reply']['all']['per_class']['reply'][2]:.3f} / "
-                         f"{i['spam']['all']['per_class']['spam'][2]:.3f}"))
+            rows.append(
+                (
+                    f"intent macro-F1, own set CV ({mode})",
+                    "-",
+                    " ".join(f"{lang} {i['intent'][lang]['macro_f1']:.3f}" for lang in ("all", "de", "en")),
+                )
+            )
+            rows.append(
+                (
+                    f"needs_reply / spam F1 ({mode})",
+                    "-",
+                    f"{i['needs_reply']['all']['per_class']['reply'][2]:.3f} / "
+                    f"{i['spam']['all']['per_class']['spam'][2]:.3f}",
+                )
+            )
     lang = out["language"]
-    rows.append(("language accuracy, XLM-T val", ">= 0.98",
-                 f"8 langs {lang['xlmt_val_8']:.3f}, without hi {lang['xlmt_val_7_without_hi']:.3f}"))
-    rows.append(("language accuracy, <= 3 words", ">= 0.90",
-                 f"short posts (10 langs) {lang['short_posts_10_languages']:.3f}, "
-                 f"val 3-word snippets {lang['xlmt_val_3word_snippets_7']:.3f} (7) {lang['xlmt_val_3word_snippets_8']:.3f} (8)"))
+    rows.append(
+        (
+            "language accuracy, XLM-T val",
+            ">= 0.98",
+            f"8 langs {lang['xlmt_val_8']:.3f}, without hi {lang['xlmt_val_7_without_hi']:.3f}",
+        )
+    )
+    rows.append(
+        (
+            "language accuracy, <= 3 words",
+            ">= 0.90",
+            f"short posts (10 langs) {lang['short_posts_10_languages']:.3f}, "
+            f"val 3-word snippets {lang['xlmt_val_3word_snippets_7']:.3f} (7) {lang['xlmt_val_3word_snippets_8']:.3f} (8)",
+        )
+    )
     for kind, s in out["personal_data"].items():
         rows.append((f"personal data: {kind}", "P, R >= 0.95", f"P {s['precision']:.3f} R {s['recall']:.3f}"))
     rows.append(("throughput fast (msgs/s, 1 core)", ">= 1000", f"{out['throughput_fast_msgs_per_s']:.0f}"))

@@ -7,10 +7,11 @@ Every setting is documented in `docs/configuration.md`; a test fails when one is
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +23,10 @@ from pydantic_settings import (
 class AlertWebhook(BaseModel):
     url: str = Field(description="Receiver address (e.g. a chat tool's incoming webhook relay).")
     secret: SecretStr = Field(description="Key of the `X-Townsquare-Signature: sha256=...` HMAC of the body.")
+
+
+if TYPE_CHECKING:
+    from townsquare.triage import CustomPattern
 
 
 def _config_file() -> Path:
@@ -60,6 +65,11 @@ class Settings(BaseSettings):
     triage: Literal["off", "fast", "accurate"] = Field(
         default="fast", description="Triage model the pipeline runs on every inbound message."
     )
+    personal_data_patterns: dict[str, str] = Field(
+        default={},
+        description="The company's own identifiers as kind = regular expression (e.g. customer_number = "
+        "'KD-\\d{8}'): flagged in customer posts and refused in public replies like phone numbers.",
+    )
     outbox_max_attempts: int = Field(default=8, ge=1, description="Delivery attempts before a reply fails.")
     outbox_poll_seconds: float = Field(default=0.5, gt=0, description="How often the outbox looks for work.")
     cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure (behind HTTPS).")
@@ -84,6 +94,21 @@ class Settings(BaseSettings):
     demo_rate_per_minute: float = Field(
         default=6.0, ge=0, description="Posts per minute from the demo network's simulated customers."
     )
+
+    @field_validator("personal_data_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for kind, pattern in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"personal_data_patterns.{kind}: not a regular expression ({error})") from None
+        return value
+
+    def custom_patterns(self) -> list[CustomPattern]:
+        from townsquare.triage import CustomPattern
+
+        return [CustomPattern(kind=kind, regex=regex) for kind, regex in sorted(self.personal_data_patterns.items())]
 
     @classmethod
     def settings_customise_sources(

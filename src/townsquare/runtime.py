@@ -54,7 +54,7 @@ class Runtime:
             events=events,
             bus=bus,
             pipeline=pipeline,
-            actions=Actions(db, events),
+            actions=Actions(db, events, settings.custom_patterns()),
             incident_actions=IncidentActions(db, events, settings),
             hub=hub,
             outbox=Outbox(db, hub, events, settings),

@@ -130,3 +130,37 @@ def test_public_personal_data_flags_the_conversation(settings: Settings) -> None
         assert second["language"] == "en" and second["sentiment"] in {"negative", "neutral", "positive"}
     finally:
         runtime.stop()
+
+
+def test_company_identifiers_are_personal_data_too(settings: Settings) -> None:
+    from townsquare.actions import PersonalDataInPublicReply
+    from townsquare.model import Visibility
+    from townsquare.store import accounts
+    from townsquare.store import conversations as convs
+
+    settings.triage = "fast"
+    settings.personal_data_patterns = {"customer_number": r"\bKD-\d{8}\b"}
+    runtime = Runtime.create(settings)
+    try:
+        with runtime.db.write() as conn:
+            accounts.upsert_account(
+                conn, "demo", "acme", {"base_url": "http://demo.test", "api_key": "k", "webhook_secret": "s"}
+            )
+        runtime.pipeline.process([message("k1", text="@acme my customer number is KD-12345678, please check")])
+        with runtime.db.read() as conn:
+            conversation = convs.list_conversations(conn, convs.ConversationFilter())[0][0]
+            [stored] = convs.messages_of(conn, conversation["id"])
+        assert conversation["personal_data_flag"]
+        assert [span["kind"] for span in stored["triage"]["personal_data"]] == ["customer_number"]
+        from tests.conftest import ADMIN
+
+        with pytest.raises(PersonalDataInPublicReply, match="customer_number"):
+            runtime.actions.reply(ADMIN, conversation["id"], "Your number KD-12345678 is noted", Visibility.PUBLIC)
+        runtime.actions.reply(ADMIN, conversation["id"], "Your number KD-12345678 is noted", Visibility.PRIVATE)
+    finally:
+        runtime.stop()
+
+
+def test_bad_company_patterns_are_refused_at_start() -> None:
+    with pytest.raises(ValueError, match=r"personal_data_patterns\.customer_number"):
+        Settings(personal_data_patterns={"customer_number": "KD-(unclosed"})

@@ -35,8 +35,17 @@ def test_triage_command_reports_bad_lines_and_goes_on() -> None:
     ok = [x for x in out if "error" not in x]
     assert [x["id"] for x in ok] == ["1", "2", "3"]
     assert set(ok[0]) == {
-        "id", "language", "language_confidence", "sentiment", "sentiment_scores", "intent", "intent_scores",
-        "spam", "needs_reply", "urgency", "personal_data",
+        "id",
+        "language",
+        "language_confidence",
+        "sentiment",
+        "sentiment_scores",
+        "intent",
+        "intent_scores",
+        "spam",
+        "needs_reply",
+        "urgency",
+        "personal_data",
     }
     assert ok[1]["language"] == "en"
     assert ok[2]["personal_data"] == [{"kind": "email", "start": 6, "end": 21}]
@@ -61,10 +70,20 @@ def test_triage_command_takes_company_patterns() -> None:
 def test_eval_command_prints_per_class_scores(tmp_path: Path) -> None:
     labelled = tmp_path / "labelled.jsonl"
     rows = [
-        {"text": "@DB_Bahn 40 Minuten Verspätung, unfassbar", "language": "de", "sentiment": "negative",
-         "intents": ["complaint"], "needs_reply": True},
-        {"text": "Thanks, brilliant service!", "language": "en", "sentiment": "positive", "intents": ["praise"],
-         "needs_reply": False},
+        {
+            "text": "@DB_Bahn 40 Minuten Verspätung, unfassbar",
+            "language": "de",
+            "sentiment": "negative",
+            "intents": ["complaint"],
+            "needs_reply": True,
+        },
+        {
+            "text": "Thanks, brilliant service!",
+            "language": "en",
+            "sentiment": "positive",
+            "intents": ["praise"],
+            "needs_reply": False,
+        },
         {"text": "is the app down?", "language": "en", "intents": ["question"], "needs_reply": True},
     ]
     labelled.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
@@ -89,10 +108,22 @@ def test_eval_command_reports_a_bad_file(tmp_path: Path) -> None:
 def _tiny_public_data(root: Path) -> Path:
     """A miniature of the shared data layout, so training is tested without the real folder."""
     texts = {
-        "english": ["I love this, great service", "worst delay ever, awful", "the train leaves at 5",
-                    "so happy with my order", "terrible support, never again", "news about the rail network"],
-        "german": ["Ich liebe es, toller Service", "Schon wieder Verspätung, furchtbar", "Der Zug fährt um 5",
-                   "Super zufrieden mit der Bestellung", "Schrecklicher Service, nie wieder", "Neues vom Schienennetz"],
+        "english": [
+            "I love this, great service",
+            "worst delay ever, awful",
+            "the train leaves at 5",
+            "so happy with my order",
+            "terrible support, never again",
+            "news about the rail network",
+        ],
+        "german": [
+            "Ich liebe es, toller Service",
+            "Schon wieder Verspätung, furchtbar",
+            "Der Zug fährt um 5",
+            "Super zufrieden mit der Bestellung",
+            "Schrecklicher Service, nie wieder",
+            "Neues vom Schienennetz",
+        ],
     }
     for folder, lines in texts.items():
         base = root / "sentiment-xlmt" / folder
@@ -116,7 +147,7 @@ def test_train_command_builds_loadable_weights(tmp_path: Path) -> None:
         ["train", "--data", str(data), "--model", "fast", "--out", str(out), "--limit", "40", "--encoders", "use"],
     )
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout[result.stdout.index("{"):])
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
     assert summary["examples"]["language"] == 12
     model = FastModel.load(out / "fast.npz")
     assert {h.name for h in model.heads} == {"language", "sentiment", "intent", "spam", "needs_reply"}
@@ -132,8 +163,21 @@ def test_train_command_builds_the_accurate_model_too(tmp_path: Path) -> None:
     out = tmp_path / "models"
     result = CliRunner().invoke(
         make_app(),
-        ["train", "--data", str(data), "--model", "both", "--out", str(out), "--limit", "6",
-         "--embedding-cache", str(tmp_path / "cache"), "--encoders", "use"],
+        [
+            "train",
+            "--data",
+            str(data),
+            "--model",
+            "both",
+            "--out",
+            str(out),
+            "--limit",
+            "6",
+            "--embedding-cache",
+            str(tmp_path / "cache"),
+            "--encoders",
+            "use",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "cache" / "use.npz").exists()

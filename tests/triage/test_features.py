@@ -27,7 +27,10 @@ def test_hash_is_stable_across_processes() -> None:
     code = "from townsquare.triage.features import HashedNgrams; print(HashedNgrams().transform(['Grüße'])[0][:5].tolist())"
     outs = {
         subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
             env={"PYTHONHASHSEED": seed, "PATH": ""},
         ).stdout
         for seed in ("1", "2")

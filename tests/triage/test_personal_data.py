@@ -26,8 +26,10 @@ def kinds(text: str, patterns: tuple[CustomPattern, ...] = ()) -> list[tuple[str
         ("Amex 378282246310005", [("payment_card", "378282246310005")]),
         ("Musterstraße 12a, 10115 Berlin", [("postal_address", "Musterstraße 12a, 10115 Berlin")]),
         ("Lieferung an Karl-Marx-Allee 5/3", [("postal_address", "Karl-Marx-Allee 5/3")]),
-        ("ship to 1600 Pennsylvania Avenue, Washington, DC 20500",
-         [("postal_address", "1600 Pennsylvania Avenue, Washington, DC 20500")]),
+        (
+            "ship to 1600 Pennsylvania Avenue, Washington, DC 20500",
+            [("postal_address", "1600 Pennsylvania Avenue, Washington, DC 20500")],
+        ),
         ("geboren am 3. März 1990", [("date_of_birth", "3. März 1990")]),
         ("geb. 24.09.1942", [("date_of_birth", "24.09.1942")]),
         ("DOB: 1985-03-12", [("date_of_birth", "1985-03-12")]),

@@ -63,11 +63,13 @@ def test_language_hint_is_used() -> None:
 
 def test_incident_and_reach_raise_urgency() -> None:
     text = "my internet is slow today"
-    plain, incident, famous = load_triager("fast").triage([
-        TriageInput(id="a", text=text),
-        TriageInput(id="b", text=text, in_incident=True),
-        TriageInput(id="c", text=text, author_reach=2_000_000),
-    ])
+    plain, incident, famous = load_triager("fast").triage(
+        [
+            TriageInput(id="a", text=text),
+            TriageInput(id="b", text=text, in_incident=True),
+            TriageInput(id="c", text=text, author_reach=2_000_000),
+        ]
+    )
     assert incident.urgency > plain.urgency
     assert famous.urgency > plain.urgency
 

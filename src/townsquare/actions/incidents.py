@@ -4,7 +4,7 @@ their own channel and language and post on the company's accounts. All audited a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
@@ -17,6 +17,9 @@ from townsquare.model import Role
 from townsquare.store import audit
 from townsquare.store import incidents as store
 from townsquare.store.db import Database
+
+if TYPE_CHECKING:
+    from townsquare.triage import CustomPattern
 
 LIFECYCLE = ("suspected", "confirmed", "monitoring", "resolved")
 UPDATE_STATUSES = ("investigating", "identified", "monitoring", "resolved")
@@ -218,7 +221,7 @@ class IncidentActions:
         }
         if notify_customers and not templates:
             raise Invalid("give the customer reply in at least one language, or do not notify customers")
-        self._guard(templates, body)
+        self._guard(templates, body, self.settings.custom_patterns())
         accounts = post_to_accounts if post_to_accounts is not None else self.settings.status_accounts
         with self.db.write() as conn:
             incident = self._incident(conn, incident_id)
@@ -278,11 +281,11 @@ class IncidentActions:
         return count
 
     @staticmethod
-    def _guard(templates: dict[str, str], body: str) -> None:
+    def _guard(templates: dict[str, str], body: str, patterns: list[CustomPattern]) -> None:
         from townsquare.triage import find_personal_data
 
         for text in (body, *templates.values()):
-            found = find_personal_data(text)
+            found = find_personal_data(text, patterns)
             if found:
                 raise PersonalDataInPublicReply(sorted({span.kind for span in found}), "any network")
 

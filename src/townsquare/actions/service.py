@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +21,9 @@ from townsquare.store import audit, contacts, replies, users
 from townsquare.store import conversations as convs
 from townsquare.store.db import Database
 
+if TYPE_CHECKING:
+    from townsquare.triage import CustomPattern
+
 TAG_MAX = 64
 NOTE_MAX = 20_000
 REPLY_MAX = 20_000
@@ -31,9 +35,11 @@ def token_digest(token: str) -> str:
 
 
 class Actions:
-    def __init__(self, db: Database, events: EventHub) -> None:
+    def __init__(self, db: Database, events: EventHub, patterns: Sequence[CustomPattern] = ()) -> None:
         self.db = db
         self.events = events
+        self.patterns = tuple(patterns)
+        """The company's own identifiers, refused in public replies like phone numbers."""
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -268,7 +274,7 @@ class Actions:
     def _check_reply(self, channel: str, text: str, visibility: Visibility) -> None:
         self._check_channel(channel, text, visibility)
         if visibility == Visibility.PUBLIC:
-            self._guard_public(text, channel)
+            self._guard_public(text, channel, self.patterns)
 
     @staticmethod
     def _check_channel(channel: str, text: str, visibility: Visibility) -> None:
@@ -286,10 +292,10 @@ class Actions:
             raise Invalid(f"{channel} has no public replies; answer privately")
 
     @staticmethod
-    def _guard_public(text: str, channel: str) -> None:
+    def _guard_public(text: str, channel: str, patterns: Sequence[CustomPattern] = ()) -> None:
         from townsquare.triage import find_personal_data
 
-        found = find_personal_data(text)
+        found = find_personal_data(text, patterns)
         if found:
             raise PersonalDataInPublicReply(sorted({span.kind for span in found}), channel)
 

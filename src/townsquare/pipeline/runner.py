@@ -48,7 +48,7 @@ def default_prepare_stages(settings: Settings) -> list[Stage]:
     if settings.triage != "off":
         from townsquare.pipeline.stages.triage import TriageStage
 
-        stages.append(TriageStage(settings.triage))
+        stages.append(TriageStage(settings.triage, settings.custom_patterns()))
     return stages
 
 

@@ -89,7 +89,10 @@ def _progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         transient=False,
     ) as bar:
 
@@ -161,8 +164,12 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
     @eval_app.command("triage")
     def eval_command(
-        labelled: Annotated[Path, typer.Argument(help="labelled JSONL: text plus any of language, sentiment, "
-                                                      "intents, complaint, spam, needs_reply")],
+        labelled: Annotated[
+            Path,
+            typer.Argument(
+                help="labelled JSONL: text plus any of language, sentiment, intents, complaint, spam, needs_reply"
+            ),
+        ],
         model: ModelOption = "fast",
         as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
     ) -> None:

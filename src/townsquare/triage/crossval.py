@@ -192,10 +192,16 @@ def intent_cv(
     out: dict[str, dict[str, Report]] = {}
     tasks = {
         "intent": ([(r.intents or ["other"])[0] for r in real], [predictions[i][0] for i in range(len(real))], INTENTS),
-        "spam": (["spam" if r.spam else "not" for r in real],
-                 ["spam" if predictions[i][1] else "not" for i in range(len(real))], ("spam", "not")),
-        "needs_reply": (["reply" if r.needs_reply else "no" for r in real],
-                        ["reply" if predictions[i][2] else "no" for i in range(len(real))], ("reply", "no")),
+        "spam": (
+            ["spam" if r.spam else "not" for r in real],
+            ["spam" if predictions[i][1] else "not" for i in range(len(real))],
+            ("spam", "not"),
+        ),
+        "needs_reply": (
+            ["reply" if r.needs_reply else "no" for r in real],
+            ["reply" if predictions[i][2] else "no" for i in range(len(real))],
+            ("reply", "no"),
+        ),
     }
     for task, (truth, pred, labels) in tasks.items():
         out[task] = {"all": score(truth, pred, labels)}
@@ -229,4 +235,3 @@ def _blend_dense(
     for name in ("spam", "needs_reply"):
         out[name] = (blend * cols[name][:, None] + (1 - blend) * probs[name]).astype(np.float32)
     return out
-

@@ -75,7 +75,10 @@ def xlmt(data_dir: Path, split: str) -> Iterator[Labelled]:
             raise ValueError(f"{base}: {len(texts)} texts but {len(labels)} labels in {split}")
         for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
             yield Labelled(
-                text=text, source=f"xlmt-{split}", language=code, sentiment=SENTIMENTS[int(label)],
+                text=text,
+                source=f"xlmt-{split}",
+                language=code,
+                sentiment=SENTIMENTS[int(label)],
                 id=f"xlmt-{code}-{split}-{i}",
             )
 
@@ -99,8 +102,12 @@ def complaints(data_dir: Path) -> Iterator[Labelled]:
     with path.open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             yield Labelled(
-                text=row["text"], source="complaints", language="en", complaint=row["is_complaint"] == "1",
-                id=f"complaints-{row['tweet_id']}", extra={"domain": row["domain"]},
+                text=row["text"],
+                source="complaints",
+                language="en",
+                complaint=row["is_complaint"] == "1",
+                id=f"complaints-{row['tweet_id']}",
+                extra={"domain": row["domain"]},
             )
 
 

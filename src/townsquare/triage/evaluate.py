@@ -121,9 +121,10 @@ def format_reports(reports: dict[str, dict[str, Report]]) -> str:
             lines.append(f"  {label:<24}{s.precision:>10.3f}{s.recall:>10.3f}{s.f1:>10.3f}{s.support:>10d}")
         langs = [lang for lang in by_lang if lang != "all"]
         if langs:
-            lines.append("  macro-F1 per language: " + ", ".join(
-                f"{lang} {by_lang[lang].macro_f1:.3f} (n={by_lang[lang].n})" for lang in langs
-            ))
+            lines.append(
+                "  macro-F1 per language: "
+                + ", ".join(f"{lang} {by_lang[lang].macro_f1:.3f} (n={by_lang[lang].n})" for lang in langs)
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -135,8 +136,15 @@ def reports_as_dict(reports: dict[str, dict[str, Report]]) -> dict[str, dict[str
                 "n": r.n,
                 "accuracy": round(r.accuracy, 4),
                 "macro_f1": round(r.macro_f1, 4),
-                "per_class": {k: {"precision": round(v.precision, 4), "recall": round(v.recall, 4),
-                                  "f1": round(v.f1, 4), "support": v.support} for k, v in r.per_class.items()},
+                "per_class": {
+                    k: {
+                        "precision": round(v.precision, 4),
+                        "recall": round(v.recall, 4),
+                        "f1": round(v.f1, 4),
+                        "support": v.support,
+                    }
+                    for k, v in r.per_class.items()
+                },
             }
             for lang, r in by_lang.items()
         }

@@ -160,9 +160,9 @@ def weigh(
     return SparseRows(rows=rows, cols=cols, vals=vals, n_rows=n)
 
 
-def document_frequency(ids: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64], n_buckets: int) -> (
-    npt.NDArray[np.float32]
-):
+def document_frequency(
+    ids: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64], n_buckets: int
+) -> npt.NDArray[np.float32]:
     """Smoothed inverse document frequency per bucket, as scikit-learn computes it."""
     n = len(offsets) - 1
     owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))

@@ -41,7 +41,8 @@ _PHONE_CANDIDATE = re.compile(
 
 _DE_SUFFIX = r"(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|steig|pfad|markt|berg|hof)"
 _DE_STREET = (
-    r"(?:[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)*(?:" + _DE_SUFFIX
+    r"(?:[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)*(?:"
+    + _DE_SUFFIX
     + r"|-(?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm|Ufer|Chaussee|Steig|Pfad|Markt))"
     r"|[A-ZÄÖÜ][a-zäöüß]+e[rns]? (?:Straße|Strasse|Str\.|Weg|Allee|Platz|Gasse|Ring|Damm)"
     r"|(?:Am|An der|Im|In der|Auf der|Zum|Zur|Unter den) [A-ZÄÖÜ][a-zäöüß]+)"
@@ -49,7 +50,9 @@ _DE_STREET = (
 # House numbers as Germans write them: 12, 12a, 12 a, 12-14, 5/3; never a time like "16:56".
 _DE_NUMBER = r" \d{1,4}(?: ?[a-zA-Z]\b)?(?:[-/]\d{1,4}[a-zA-Z]?)?(?![:\d])"
 _DE_ADDRESS = re.compile(
-    r"\b" + _DE_STREET + _DE_NUMBER
+    r"\b"
+    + _DE_STREET
+    + _DE_NUMBER
     + r"(?:(?:,? ?|\n)\d{5} [A-ZÄÖÜ][\wäöüß]+(?:(?: |-|/)(?:[A-ZÄÖÜ(][\wäöüß.)]+|an der|am|im|in der|ob der))*)?"
 )
 # The USPS street suffixes (Publication 28) and their common abbreviations.

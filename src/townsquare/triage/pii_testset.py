@@ -45,10 +45,34 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 _MONTHS = {
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"),
-    "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-           "November", "Dezember"),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "de": (
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ),
 }
 
 
@@ -135,8 +159,9 @@ def generate(posts: Sequence[tuple[str, str]], per_kind: int = 200, seed: int = 
                 text = prefix + value + after + ". " + post
             start = len(prefix)
             examples.append(
-                PiiExample(text=text, spans=[PersonalDataSpan(kind=kind, start=start, end=start + len(value))],
-                           language=lang)
+                PiiExample(
+                    text=text, spans=[PersonalDataSpan(kind=kind, start=start, end=start + len(value))], language=lang
+                )
             )
     for i in range(per_kind):
         lang = "de" if i % 2 else "en"
@@ -183,5 +208,5 @@ def score(
                 continue
             if not any(_covers(f, t) for t in ex.spans):
                 scores.setdefault(f.kind, KindScore()).fp += 1
-                mistakes.append(("false", f.kind, f"{ex.text[f.start:f.end]!r} in {ex.text}"))
+                mistakes.append(("false", f.kind, f"{ex.text[f.start : f.end]!r} in {ex.text}"))
     return scores, mistakes

@@ -176,13 +176,18 @@ def pool_texts(data_dir: Path | None, exclude: Iterable[str] = (), limit: int | 
         return []
     skip = set(exclude)
     rows = _limit(
-        list(datasets.xlmt(data_dir, "train")) + list(datasets.germeval(data_dir)) + list(datasets.complaints(data_dir)),
-        limit, lambda r: r.source,
+        list(datasets.xlmt(data_dir, "train"))
+        + list(datasets.germeval(data_dir))
+        + list(datasets.complaints(data_dir)),
+        limit,
+        lambda r: r.source,
     )
     return sorted({r.text for r in rows if r.text not in skip})
 
 
-def teacher_pool(ts: TrainingSet, texts: Sequence[str], cache: EmbeddingCache, progress: Progress = no_progress) -> Pool:
+def teacher_pool(
+    ts: TrainingSet, texts: Sequence[str], cache: EmbeddingCache, progress: Progress = no_progress
+) -> Pool:
     """Label ``texts`` with embedding heads trained on our gold labels (the accurate model's heads).
 
     Why: 650 labelled posts are too few for n-gram features, which have to see each word; the
@@ -224,10 +229,14 @@ def fit_small_heads(
             labels += (p >= 0.5).tolist()
             weights += (np.abs(p - 0.5) * 2 * POOL_WEIGHT).tolist()
         fitted[name] = _fit_binary(_matrix(featurizer, texts, idf), labels, C_INTENT, weights)
-    out = [(
-        "intent", INTENTS,
-        np.hstack([fitted[i][0] for i in INTENTS]), np.concatenate([fitted[i][1] for i in INTENTS]),
-    )]
+    out = [
+        (
+            "intent",
+            INTENTS,
+            np.hstack([fitted[i][0] for i in INTENTS]),
+            np.concatenate([fitted[i][1] for i in INTENTS]),
+        )
+    ]
     for name in ("spam", "needs_reply"):
         out.append((name, (name,), fitted[name][0], fitted[name][1]))
     return out
@@ -452,10 +461,14 @@ def train_accurate(
     idf = fast_arrays["idf"].astype(np.float32)
 
     tasks: list[tuple[str, tuple[str, ...], list[Labelled], npt.NDArray[np.int64]]] = []
-    tasks.append((
-        "sentiment", SENTIMENTS, ts.sentiment,
-        np.array([SENTIMENTS.index(r.sentiment or "") for r in ts.sentiment]),
-    ))
+    tasks.append(
+        (
+            "sentiment",
+            SENTIMENTS,
+            ts.sentiment,
+            np.array([SENTIMENTS.index(r.sentiment or "") for r in ts.sentiment]),
+        )
+    )
     for column, column_rows, targets in small_head_tasks(ts):
         key = column if column in ("spam", "needs_reply") else f"intent:{column}"
         tasks.append((key, (column,), column_rows, np.array(targets, dtype=np.int64)))
@@ -531,11 +544,17 @@ def train(
     pool = teacher_pool(ts, pool_texts(data_dir, (r.text for r in ts.intents), limit), cache, progress)
     fast_arrays, fast_config = train_fast(ts, progress=progress, pool=pool)
     save(fast_arrays, fast_path)
-    summary["fast"] = {"path": str(fast_path), "bytes": fast_path.stat().st_size,
-                       "language_alpha": fast_config["language_alpha"]}
+    summary["fast"] = {
+        "path": str(fast_path),
+        "bytes": fast_path.stat().st_size,
+        "language_alpha": fast_config["language_alpha"],
+    }
     if mode in ("both", "accurate"):
         acc_arrays, acc_config = train_accurate(ts, fast_arrays, cache, progress)
         save(acc_arrays, acc_path)
-        summary["accurate"] = {"path": str(acc_path), "bytes": acc_path.stat().st_size,
-                               "blend": {h["name"]: h["blend"] for h in acc_config["heads"]}}
+        summary["accurate"] = {
+            "path": str(acc_path),
+            "bytes": acc_path.stat().st_size,
+            "blend": {h["name"]: h["blend"] for h in acc_config["heads"]},
+        }
     return summary

@@ -65,7 +65,6 @@ class Triager:
                 self._accurate = AccurateModel.load()
             return self._fast, self._accurate
 
-
     def triage(self, items: Sequence[TriageInput]) -> list[TriageResult]:
         if not items:
             return []

@@ -132,7 +132,7 @@ PEOPLE: tuple[tuple[str, str, str, int], ...] = (
     ("u-carl", "carl_v", "Carl Vogel", 57),
     ("u-dana", "dana_c", "Dana Cohen", 810),
     ("u-eli", "eli_w", "Elias Weber", 143),
-    ("u-fatma", "fatma_y", "Fatma Yılmaz", 290),  # noqa: RUF001 - Turkish dotless i
+    ("u-fatma", "fatma_y", "Fatma Yılmaz", 290),
     ("u-gus", "gus_h", "Gustav Hansen", 21),
     ("u-hana", "hana_s", "Hana Suzuki", 667),
     ("u-ivan", "ivan_p", "Ivan Petrov", 49),

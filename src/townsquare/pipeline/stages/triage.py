@@ -3,20 +3,24 @@ inbound message (the models live in `townsquare.triage`)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from townsquare.model import Direction
 from townsquare.pipeline.batch import Batch
+
+if TYPE_CHECKING:
+    from townsquare.triage import CustomPattern
 
 
 class TriageStage:
     name = "triage"
 
-    def __init__(self, mode: Literal["fast", "accurate"] = "fast") -> None:
+    def __init__(self, mode: Literal["fast", "accurate"] = "fast", patterns: Sequence[CustomPattern] = ()) -> None:
         # Imported here so a pipeline without triage never loads the models.
         from townsquare.triage import load_triager
 
-        self._triager = load_triager(mode)
+        self._triager = load_triager(mode, tuple(patterns))
 
     def process(self, batch: Batch) -> None:
         from townsquare.triage import TriageInput
