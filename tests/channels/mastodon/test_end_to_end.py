@@ -9,8 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
+from tests.api_client import all_messages, answer, conversations, detail
 from tests.channels.mastodon.peer import MastodonMock, User
 from tests.conftest import Users, free_port, townsquare_server, wait_for
 from townsquare.channels.listeners import ListenerService
@@ -40,33 +39,6 @@ def connect(runtime: Runtime, mastodon: MastodonMock, acme: User) -> None:
 
 def listening(runtime: Runtime) -> ListenerService:
     return ListenerService(runtime, scan_seconds=0.2)
-
-
-def conversations(base: str, users: Users) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = httpx.get(f"{base}/api/conversations", headers=users.headers("viewer")).json()[
-        "items"
-    ]
-    return items
-
-
-def detail(base: str, users: Users, conversation_id: str) -> dict[str, Any]:
-    document: dict[str, Any] = httpx.get(
-        f"{base}/api/conversations/{conversation_id}", headers=users.headers("viewer")
-    ).json()
-    return document
-
-
-def all_messages(base: str, users: Users) -> list[dict[str, Any]]:
-    return [m for c in conversations(base, users) for m in detail(base, users, c["id"])["messages"]]
-
-
-def answer(base: str, users: Users, conversation_id: str, text: str, visibility: str) -> None:
-    response = httpx.post(
-        f"{base}/api/conversations/{conversation_id}/replies",
-        json={"text": text, "visibility": visibility},
-        headers=users.headers("agent"),
-    )
-    assert response.status_code == 202, response.text
 
 
 def statuses_of(mastodon: MastodonMock, viewer: User, author: User) -> list[dict[str, Any]]:

@@ -11,9 +11,9 @@ import json
 import re
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.api_client import all_messages, answer, conversations, detail
 from tests.channels.matrix.synapse import MatrixUser, Synapse
 from tests.conftest import Users, free_port, townsquare_server, wait_for
 from townsquare.channels.base import ReconnectRequired
@@ -53,32 +53,6 @@ def connect(runtime: Runtime, synapse: Synapse, bot: MatrixUser, **extra: Any) -
 
 def listening(runtime: Runtime) -> ListenerService:
     return ListenerService(runtime, scan_seconds=0.2)
-
-
-def conversations(base: str, users: Users) -> list[dict[str, Any]]:
-    response = httpx.get(f"{base}/api/conversations", params={"limit": 100}, headers=users.headers("viewer"))
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
-
-
-def detail(base: str, users: Users, conversation_id: str) -> dict[str, Any]:
-    document: dict[str, Any] = httpx.get(
-        f"{base}/api/conversations/{conversation_id}", headers=users.headers("viewer")
-    ).json()
-    return document
-
-
-def all_messages(base: str, users: Users) -> list[dict[str, Any]]:
-    return [m for c in conversations(base, users) for m in detail(base, users, c["id"])["messages"]]
-
-
-def answer(base: str, users: Users, conversation_id: str, text: str, visibility: str) -> None:
-    response = httpx.post(
-        f"{base}/api/conversations/{conversation_id}/replies",
-        json={"text": text, "visibility": visibility},
-        headers=users.headers("agent"),
-    )
-    assert response.status_code == 202, response.text
 
 
 def account_row(runtime: Runtime) -> dict[str, Any]:

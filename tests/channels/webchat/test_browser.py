@@ -10,10 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
+from tests import api_client as api
+from tests.api_client import detail
 from tests.channels.webchat.conftest import ACCOUNT, connect_webchat
 from tests.conftest import LiveServer, Users, free_port, townsquare_server, wait_for
 from townsquare.channels.webchat.service import WebchatService
@@ -51,28 +52,11 @@ def company_site(townsquare_url: str) -> LiveServer:
 
 
 def conversations(base: str, users: Users) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = httpx.get(
-        f"{base}/api/conversations", params={"channel": "webchat"}, headers=users.headers("viewer")
-    ).json()["items"]
-    return items
-
-
-def detail(base: str, users: Users, conversation_id: str) -> dict[str, Any]:
-    document: dict[str, Any] = httpx.get(
-        f"{base}/api/conversations/{conversation_id}", headers=users.headers("viewer")
-    ).json()
-    return document
+    return api.conversations(base, users, channel="webchat")
 
 
 def answer(base: str, users: Users, conversation_id: str, text: str) -> str:
-    response = httpx.post(
-        f"{base}/api/conversations/{conversation_id}/replies",
-        json={"text": text, "visibility": "private"},
-        headers=users.headers("agent"),
-    )
-    assert response.status_code == 202, response.text
-    reply_id: str = response.json()["reply_id"]
-    return reply_id
+    return api.answer(base, users, conversation_id, text, "private")
 
 
 def saved_token(page: Any) -> str:
