@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from townsquare.actions import ActionError
@@ -43,8 +43,10 @@ def incident_page(request: Request, incident_id: str) -> HTMLResponse:
     runtime = get_runtime(request)
     try:
         incident = incident_detail(runtime, incident_id)
-    except Exception:
+    except HTTPException:
         return render(request, "not_found.html", 404, actor=actor)
+    with runtime.db.read() as conn:
+        others = [i for i in store.list_incidents(conn, statuses=list(store.OPEN_STATUSES)) if i["id"] != incident_id]
     return render(
         request,
         "incident.html",
@@ -52,6 +54,7 @@ def incident_page(request: Request, incident_id: str) -> HTMLResponse:
         i=incident,
         can_act=actor.can(Role.AGENT),
         status_url=runtime.incident_actions.status_url(incident_id),
+        others=others,
     )
 
 
@@ -94,6 +97,35 @@ def web_update(
             actor, incident_id, status=status, body=body, customer_templates=templates, notify_customers=notify
         ),
     )
+
+
+@router.post("/incidents/{incident_id}/merge")
+def web_merge(
+    request: Request,
+    incident_id: str,
+    merge_incident_id: Annotated[str, Form(max_length=64)],
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    actions = get_runtime(request).incident_actions
+    return _back(request, incident_id, csrf, lambda actor: actions.merge(actor, incident_id, merge_incident_id))
+
+
+@router.post("/conversations/{conversation_id}/incident")
+def web_add_to_incident(
+    request: Request,
+    conversation_id: str,
+    incident_id: Annotated[str, Form(max_length=64)],
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """Group a conversation into an open incident from the conversation page."""
+    actions = get_runtime(request).incident_actions
+    actor = web_actor(request)
+    try:
+        check_csrf(request, csrf)
+        actions.add_conversations(actor, incident_id, [conversation_id])
+    except ActionError as error:
+        request.session["flash"] = error.message
+    return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
 
 
 @router.post("/incidents/{incident_id}/remove")

@@ -150,6 +150,8 @@ def conversation_page(request: Request, conversation_id: str) -> HTMLResponse:
             convs.replies_of(conn, conversation_id),
         )
         agents = [u for u in users.list_users(conn) if u["active"] and u["role"] != Role.VIEWER]
+        open_incidents = incident_store.list_incidents(conn, statuses=list(incident_store.OPEN_STATUSES), limit=20)
+        in_incident = incident_store.open_incident_of_conversations(conn, [conversation_id]).get(conversation_id)
     return render(
         request,
         "conversation.html",
@@ -160,6 +162,8 @@ def conversation_page(request: Request, conversation_id: str) -> HTMLResponse:
         statuses=[s.value for s in ConversationStatus],
         can_act=actor.can(Role.AGENT),
         draft=_take_draft(request, conversation_id),
+        open_incidents=open_incidents,
+        in_incident=in_incident,
     )
 
 
