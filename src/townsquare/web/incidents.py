@@ -3,17 +3,18 @@ the form that answers every affected customer at once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from townsquare.actions import ActionError
+from townsquare.actions import Actor
 from townsquare.api.deps import get_runtime
 from townsquare.api.routes.incidents import incident_detail
 from townsquare.model import Role
 from townsquare.store import incidents as store
-from townsquare.web.routes import check_csrf, render, web_actor
+from townsquare.web.routes import act_then_redirect, render, web_actor
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,14 +59,8 @@ def incident_page(request: Request, incident_id: str) -> HTMLResponse:
     )
 
 
-def _back(request: Request, incident_id: str, csrf: str, action: object) -> RedirectResponse:
-    actor = web_actor(request)
-    try:
-        check_csrf(request, csrf)
-        action(actor)  # type: ignore[operator]
-    except ActionError as error:
-        request.session["flash"] = error.message
-    return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
+def _back(request: Request, incident_id: str, csrf: str, action: Callable[[Actor], object]) -> RedirectResponse:
+    return act_then_redirect(request, csrf, action, f"/incidents/{incident_id}")
 
 
 @router.post("/incidents/{incident_id}/status")
@@ -119,13 +114,12 @@ def web_add_to_incident(
 ) -> RedirectResponse:
     """Group a conversation into an open incident from the conversation page."""
     actions = get_runtime(request).incident_actions
-    actor = web_actor(request)
-    try:
-        check_csrf(request, csrf)
-        actions.add_conversations(actor, incident_id, [conversation_id])
-    except ActionError as error:
-        request.session["flash"] = error.message
-    return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
+    return act_then_redirect(
+        request,
+        csrf,
+        lambda actor: actions.add_conversations(actor, incident_id, [conversation_id]),
+        f"/conversations/{conversation_id}",
+    )
 
 
 @router.post("/incidents/{incident_id}/remove")

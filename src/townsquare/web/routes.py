@@ -8,6 +8,7 @@ named actions as the API.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -185,14 +186,19 @@ def _timeline(
     return sorted(entries, key=lambda entry: str(entry["at"]))
 
 
-def _act(request: Request, conversation_id: str, csrf: str, action: Any) -> RedirectResponse:
+def act_then_redirect(request: Request, csrf: str, action: Callable[[Actor], object], target: str) -> RedirectResponse:
+    """Run a form's action as the signed-in agent; show its refusal as a message on `target`."""
     actor = web_actor(request)
     try:
         check_csrf(request, csrf)
         action(actor)
     except ActionError as error:
         request.session["flash"] = error.message
-    return RedirectResponse(f"/conversations/{conversation_id}", status_code=303)
+    return RedirectResponse(target, status_code=303)
+
+
+def _act(request: Request, conversation_id: str, csrf: str, action: Callable[[Actor], object]) -> RedirectResponse:
+    return act_then_redirect(request, csrf, action, f"/conversations/{conversation_id}")
 
 
 @router.post("/conversations/{conversation_id}/reply")
