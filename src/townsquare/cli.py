@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -33,7 +34,21 @@ DatabaseOption = Annotated[
 
 
 def _settings(database_url: str | None = None, **overrides: object) -> Settings:
-    return load_settings(database_url=database_url, **overrides)
+    """Settings, or a clear message naming each bad setting and where it came from."""
+    try:
+        return load_settings(database_url=database_url, **overrides)
+    except ValidationError as error:
+        for problem in error.errors():
+            name = ".".join(str(part) for part in problem["loc"])
+            err.print(
+                f"[red]setting {name}: {problem['msg']}[/red] (flag, TOWNSQUARE_{name.split('.')[0].upper()} "
+                "or townsquare.toml)",
+                highlight=False,
+            )
+        raise typer.Exit(2) from None
+    except (OSError, ValueError) as error:  # an unreadable or malformed townsquare.toml
+        err.print(f"[red]configuration: {error}[/red]", highlight=False)
+        raise typer.Exit(2) from None
 
 
 def _logging(level: str = "INFO") -> None:

@@ -62,3 +62,19 @@ def test_exported_messages_can_be_ingested_elsewhere(tmp_path: Path, sqlite_url:
     assert runner.invoke(app, ["ingest", str(source), "--database-url", sqlite_url]).exit_code == 0
     again = runner.invoke(app, ["ingest", str(source), "--database-url", sqlite_url])
     assert "stored 0, duplicates 3" in " ".join(again.output.split())
+
+
+def test_bad_settings_get_a_clear_message_not_a_traceback(
+    tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOWNSQUARE_PIPELINE_BATCH_SIZE", "lots")
+    result = runner.invoke(app, ["migrate", "--database-url", sqlite_url])
+    assert result.exit_code == 2
+    assert "setting pipeline_batch_size" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    monkeypatch.delenv("TOWNSQUARE_PIPELINE_BATCH_SIZE")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("port = [unclosed\n")
+    monkeypatch.setenv("TOWNSQUARE_CONFIG", str(broken))
+    result = runner.invoke(app, ["migrate", "--database-url", sqlite_url])
+    assert result.exit_code == 2 and "configuration:" in result.output

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from townsquare.clock import utcnow
 from townsquare.ids import new_id
+from townsquare.store import leases
 from townsquare.store.tables import (
     contacts,
     conversations,
@@ -346,29 +347,11 @@ def queue_status_post(conn: Connection, update_id: str, channel: str, account: s
 
 
 def due_status_posts(conn: Connection, now: datetime, limit: int = 20) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(status_posts)
-        .where(
-            status_posts.c.status == "queued",
-            or_(status_posts.c.next_attempt_at.is_(None), status_posts.c.next_attempt_at <= now),
-        )
-        .order_by(status_posts.c.next_attempt_at)
-        .limit(limit)
-    )
-    return [dict(row._mapping) for row in rows]
+    return leases.due_rows(conn, status_posts, now, limit)
 
 
 def claim_status_post(conn: Connection, post_id: str, now: datetime, lease_until: datetime) -> bool:
-    result = conn.execute(
-        update(status_posts)
-        .where(
-            status_posts.c.id == post_id,
-            status_posts.c.status == "queued",
-            or_(status_posts.c.next_attempt_at.is_(None), status_posts.c.next_attempt_at <= now),
-        )
-        .values(next_attempt_at=lease_until)
-    )
-    return bool(result.rowcount)
+    return leases.claim_row(conn, status_posts, post_id, now, lease_until)
 
 
 def update_status_post(conn: Connection, post_id: str, **values: Any) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from townsquare.clock import utcnow
 from townsquare.ids import new_id
+from townsquare.store import leases
 from townsquare.store.tables import replies
 
 
@@ -44,13 +45,7 @@ def queue_reply(
 
 
 def due_replies(conn: Connection, now: datetime, limit: int = 20) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(replies)
-        .where(replies.c.status == "queued", or_(replies.c.next_attempt_at.is_(None), replies.c.next_attempt_at <= now))
-        .order_by(replies.c.next_attempt_at, replies.c.id)
-        .limit(limit)
-    )
-    return [dict(row._mapping) for row in rows]
+    return leases.due_rows(conn, replies, now, limit)
 
 
 def get_reply(conn: Connection, reply_id: str) -> dict[str, Any] | None:
@@ -63,18 +58,8 @@ def update_reply(conn: Connection, reply_id: str, **values: Any) -> None:
 
 
 def claim(conn: Connection, reply_id: str, now: datetime, lease_until: datetime) -> bool:
-    """Take a due reply for one delivery attempt. Another worker's claim makes this one fail;
-    a worker that dies mid-attempt lets the lease run out and the reply becomes due again."""
-    result = conn.execute(
-        update(replies)
-        .where(
-            replies.c.id == reply_id,
-            replies.c.status == "queued",
-            or_(replies.c.next_attempt_at.is_(None), replies.c.next_attempt_at <= now),
-        )
-        .values(next_attempt_at=lease_until)
-    )
-    return bool(result.rowcount)
+    """Take a due reply for one delivery attempt (see `leases`)."""
+    return leases.claim_row(conn, replies, reply_id, now, lease_until)
 
 
 def delete_reply(conn: Connection, reply_id: str) -> None:
