@@ -141,7 +141,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             str, typer.Option(help="sentence encoders of the accurate model, comma-separated: use, e5")
         ] = "use,e5",
     ) -> None:
-        """Rebuild the shipped classifiers from labelled data."""
+        """Rebuild the shipped classifiers (fast.npz, accurate.npz, language.npz) from labelled data."""
         from .data import shared_data_dir
         from .train import train
 
@@ -160,6 +160,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             summary: dict[str, Any] = train(
                 data_dir, labelled or [], model, out, limit, embedding_cache, progress, names
             )
+        from .language_train import train_language
+
+        summary["language"] = train_language(data_dir, out)  # models/language.npz (romanized Hindi)
         typer.echo(json.dumps(summary, indent=2))
 
     @eval_app.command("triage")
