@@ -122,16 +122,24 @@ class OpenIncident:
         """Evidence (sum of log lifts) that a report with these terms belongs here.
 
         Zero unless the report carries an anchor term: secondary terms alone ("account",
-        "App and website") also fit many unrelated reports.
+        "App and website") also fit many unrelated reports. Lexicon concepts (``~app``,
+        ``~outage``) add evidence only when the incident's burst was one of them: as secondary
+        terms they are what most complaints share, and let "account" + "~app" pull unrelated
+        reports into a brand's outage. Without the term that burst, a report needs two core terms.
         """
         if self.anchors.isdisjoint(features):
             return 0.0
         core = self.core
+        seed = self.seed_feature
         total = 0.0
+        matched = 0
         for feature in features:
             weight = core.get(feature)
-            if weight is not None:
+            if weight is not None and (feature == seed or not feature.startswith("~")):
                 total += weight
+                matched += 1
+        if matched < 2 and seed not in features:
+            return 0.0  # one secondary term is never enough, however rare it usually is
         return total
 
     def terms(self) -> list[str]:
