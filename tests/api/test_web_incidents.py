@@ -77,3 +77,36 @@ def test_add_merge_and_update_from_the_pages(client: TestClient, users: Users, r
         assert store.get_incident(conn, other)["merged_into"] == keep  # type: ignore[index]
         texts = sorted(r["text"] for cid in (first_id, second_id) for r in convs.replies_of(conn, cid))
     assert texts == ["Hallo User u1, wir sind dran.", "Hi User u2, we are on it."]
+
+
+def test_split_move_and_remove_ticked_conversations(client: TestClient, users: Users, runtime: Runtime) -> None:
+    runtime.pipeline.process(
+        [message(f"m{n}", author=f"u{n}", text=f"@acme network down {n}", language="en") for n in range(4)]
+    )
+    with runtime.db.read() as conn:
+        ids = [row["id"] for row in convs.list_conversations(conn, convs.ConversationFilter())[0]]
+    outage = runtime.incident_actions.create(ADMIN, "Network down", ids)
+    other = runtime.incident_actions.create(ADMIN, "Billing page broken", [])
+    csrf = sign_in(client)
+
+    page = client.get(f"/incidents/{outage}").text
+    assert "Split into a new incident" in page and page.count('name="conversation_ids"') == 4
+    split = client.post(
+        f"/incidents/{outage}/selected",
+        data={"do": "split", "conversation_ids": ids[:2], "split_title": "Only Berlin", "csrf": csrf},
+        follow_redirects=False,
+    )
+    assert split.status_code == 303 and split.headers["location"] != f"/incidents/{outage}"
+    new_id = split.headers["location"].rsplit("/", 1)[1]
+    client.post(
+        f"/incidents/{outage}/selected",
+        data={"do": "move", "conversation_ids": [ids[2]], "target_incident_id": other, "csrf": csrf},
+    )
+    client.post(f"/incidents/{outage}/selected", data={"do": "remove", "conversation_ids": [ids[3]], "csrf": "forged"})
+    with runtime.db.read() as conn:
+        assert store.get_incident(conn, new_id)["title"] == "Only Berlin"  # type: ignore[index]
+        assert store.get_incident(conn, new_id)["conversation_count"] == 2  # type: ignore[index]
+        assert store.get_incident(conn, other)["conversation_count"] == 1  # type: ignore[index]
+        assert store.get_incident(conn, outage)["conversation_count"] == 1  # type: ignore[index]  # forged CSRF
+    refused = client.post(f"/incidents/{outage}/selected", data={"do": "split", "csrf": csrf})
+    assert "choose the conversations" in refused.text

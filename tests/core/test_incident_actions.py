@@ -96,3 +96,21 @@ def test_update_texts_are_guarded_and_checked(runtime: Runtime) -> None:
         runtime.incident_actions.post_update(ADMIN, incident, status="identified", body="Working on it.")
     with pytest.raises(Invalid, match="status must be"):
         runtime.incident_actions.post_update(ADMIN, incident, status="fixed-ish", body="x", notify_customers=False)
+
+
+def test_move_between_open_incidents_is_audited_and_refuses_closed_targets(runtime: Runtime) -> None:
+    ids = conversations(runtime)
+    actions = runtime.incident_actions
+    source = actions.create(ADMIN, "Network down", ids)
+    target = actions.create(ADMIN, "Billing page broken", [])
+    actions.move(ADMIN, source, target, [ids[0]])
+    with runtime.db.read() as conn:
+        assert store.get_incident(conn, target)["conversation_count"] == 1  # type: ignore[index]
+        assert store.get_incident(conn, source)["conversation_count"] == 2  # type: ignore[index]
+        [entry] = audit.entries(conn, target_type="incident", target_id=source)[:1]
+    assert entry["action"] == "incident.move"
+    actions.set_status(ADMIN, target, "resolved")
+    with pytest.raises(Invalid):
+        actions.move(ADMIN, source, target, [ids[1]])
+    with pytest.raises(Invalid):
+        actions.move(ADMIN, source, source, [ids[1]])

@@ -171,6 +171,23 @@ class IncidentActions:
         self._emit("incident.resolved", merge_id, detector_key=merged["detector_key"], merged_into=keep_id)
         self._emit("incident.updated", keep_id)
 
+    def move(self, actor: Actor, source_id: str, target_id: str, conversation_ids: list[str]) -> None:
+        """Move some conversations from one incident to another open one (a report grouped wrongly)."""
+        self._require(actor, Role.AGENT)
+        if not conversation_ids:
+            raise Invalid("choose the conversations to move")
+        if source_id == target_id:
+            raise Invalid("choose another incident to move the conversations to")
+        with self.db.write() as conn:
+            self._incident(conn, source_id)
+            target = self._incident(conn, target_id)
+            if target["status"] not in store.OPEN_STATUSES:
+                raise Invalid("conversations can only move to an open incident")
+            store.move_conversations(conn, source_id, target_id, conversation_ids)
+            self._audit(conn, actor, "incident.move", source_id, into=target_id, conversations=conversation_ids)
+        self._emit("incident.updated", source_id)
+        self._emit("incident.updated", target_id)
+
     def split(self, actor: Actor, incident_id: str, conversation_ids: list[str], title: str) -> str:
         """Move the given conversations out into a new incident of their own."""
         self._require(actor, Role.AGENT)

@@ -4,7 +4,7 @@ the form that answers every affected customer at once."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -133,3 +133,32 @@ def web_remove(
     return _back(
         request, incident_id, csrf, lambda actor: actions.remove_conversations(actor, incident_id, [conversation_id])
     )
+
+
+@router.post("/incidents/{incident_id}/selected")
+def web_selected(
+    request: Request,
+    incident_id: str,
+    do: Annotated[Literal["split", "move", "remove"], Form()],
+    conversation_ids: Annotated[list[str], Form(max_length=10_000)] = [],  # noqa: B006 -- FastAPI form default
+    split_title: Annotated[str, Form(max_length=280)] = "",
+    target_incident_id: Annotated[str, Form(max_length=64)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """The bulk bar under an incident's conversations: split the ticked ones into a new incident,
+    move them to another open one, or take them out."""
+    actions = get_runtime(request).incident_actions
+    ids = list(conversation_ids)
+    if do == "split":
+        new_id: list[str] = []
+
+        def split(actor: Actor) -> None:
+            new_id.append(actions.split(actor, incident_id, ids, split_title))
+
+        response = _back(request, incident_id, csrf, split)
+        return RedirectResponse(f"/incidents/{new_id[0]}", status_code=303) if new_id else response
+    if do == "move":
+        return _back(
+            request, incident_id, csrf, lambda actor: actions.move(actor, incident_id, target_incident_id, ids)
+        )
+    return _back(request, incident_id, csrf, lambda actor: actions.remove_conversations(actor, incident_id, ids))

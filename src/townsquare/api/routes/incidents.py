@@ -107,6 +107,10 @@ class MergeIncidentIn(BaseModel):
     merge_incident_id: str
 
 
+class MoveIn(ConversationIds):
+    target_incident_id: str = Field(max_length=64)
+
+
 class SplitIn(ConversationIds):
     title: str = Field(default="", max_length=280)
 
@@ -208,6 +212,12 @@ def remove_conversations(incident_id: str, body: ConversationIds, runtime: Runti
 @router.post("/incidents/{incident_id}/merge", status_code=status.HTTP_204_NO_CONTENT)
 def merge(incident_id: str, body: MergeIncidentIn, runtime: RuntimeDep, actor: ActorDep) -> None:
     runtime.incident_actions.merge(actor, incident_id, body.merge_incident_id)
+
+
+@router.post("/incidents/{incident_id}/conversations/move", status_code=status.HTTP_204_NO_CONTENT)
+def move_conversations(incident_id: str, body: MoveIn, runtime: RuntimeDep, actor: ActorDep) -> None:
+    """Move conversations to another open incident (audited as `incident.move`)."""
+    runtime.incident_actions.move(actor, incident_id, body.target_incident_id, body.conversation_ids)
 
 
 @router.post("/incidents/{incident_id}/split", response_model=Created, status_code=status.HTTP_201_CREATED)
