@@ -110,3 +110,13 @@ def test_split_move_and_remove_ticked_conversations(client: TestClient, users: U
         assert store.get_incident(conn, outage)["conversation_count"] == 1  # type: ignore[index]  # forged CSRF
     refused = client.post(f"/incidents/{outage}/selected", data={"do": "split", "csrf": csrf})
     assert "choose the conversations" in refused.text
+
+
+def test_the_board_says_while_detection_is_still_learning(client: TestClient, users: Users, runtime: Runtime) -> None:
+    sign_in(client)
+    assert "has learned from 0.0 hours" in client.get("/incidents").text
+    runtime.pipeline.process(
+        [message(f"h{n}", author=f"u{n}", text=f"@acme my app crashes {n}", minutes=60 * n) for n in range(30)]
+    )
+    runtime.pipeline.close()  # saves the detector's state, as a stopping worker does
+    assert "detector-learning" not in client.get("/incidents").text

@@ -186,6 +186,13 @@ class IncidentDetector:
         """Current state of every incident still taking reports."""
         return [self._signal(i, "grew", []) for i in self._open.values()]
 
+    def history_hours(self) -> float:
+        """How much traffic the baseline has seen, in hours (from the first report to the newest
+        message). Below about a day, the usual volume for the time of day is still a guess."""
+        if self._last_t is None or self._volume.hour is None:
+            return 0.0
+        return max(0.0, self._last_t - self._volume.first_seen) / 3600.0
+
     def snapshot(self) -> dict[str, Any]:
         """All state as plain JSON data, so a restarted worker continues where this one stopped."""
         return {
