@@ -12,6 +12,7 @@ Training here uses scikit-learn, like ``townsquare train``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -62,21 +63,30 @@ def _sparse_fit_predict(
 
 def _inner_blend(texts: list[str], emb: FloatArray, y: list[bool], featurizer: HashedNgrams) -> float:
     """Blend weight chosen by 5-fold CV inside the training folds."""
+    return _inner_blends(texts, [emb], y, featurizer)[0]
+
+
+def _inner_blends(texts: list[str], embs: Sequence[FloatArray], y: list[bool], featurizer: HashedNgrams) -> list[float]:
+    """One blend weight per embedding, each chosen by 5-fold CV inside the training folds."""
     y_arr = np.asarray(y)
     p_fast = np.zeros(len(y), np.float32)
-    p_dense = np.zeros(len(y), np.float32)
+    p_dense = [np.zeros(len(y), np.float32) for _ in embs]
     for test in _folds(len(y)):
         train = np.setdiff1d(np.arange(len(y)), test)
         p_fast[test] = _sparse_fit_predict(
             featurizer, [texts[i] for i in train], y_arr[train].tolist(), [texts[i] for i in test]
         )
-        p_dense[test] = _dense_fit_predict(emb[train], y_arr[train].tolist(), emb[test])
-    best, best_f1 = 0.0, -1.0
-    for beta in BLEND_GRID:
-        f1 = binary_f1(y, ((beta * p_dense + (1 - beta) * p_fast) >= 0.5).tolist())
-        if f1 > best_f1:
-            best, best_f1 = beta, f1
-    return best
+        for emb, out in zip(embs, p_dense, strict=True):
+            out[test] = _dense_fit_predict(emb[train], y_arr[train].tolist(), emb[test])
+    blends = []
+    for pd in p_dense:
+        best, best_f1 = 0.0, -1.0
+        for beta in BLEND_GRID:
+            f1 = binary_f1(y, ((beta * pd + (1 - beta) * p_fast) >= 0.5).tolist())
+            if f1 > best_f1:
+                best, best_f1 = beta, f1
+        blends.append(best)
+    return blends
 
 
 def _distilled_fit_predict(
@@ -99,23 +109,39 @@ def _distilled_fit_predict(
     return sigmoid(z.astype(np.float32).reshape(-1, 1))[:, 0]
 
 
+@dataclass(frozen=True)
+class CascadeCV:
+    """How ``complaint_cv`` simulates the accurate model's cascade (``models.Cascade``): stage 1
+    uses the ``cheap`` encoders' columns only; a tweet goes to the full model when its stage-1
+    complaint probability is within ``complaint_margin / 2`` of 0.5, or when ``also_full`` (one
+    flag per row: the shipped stage-1 sentiment head was unsure about it) says so."""
+
+    cheap: tuple[str, ...]
+    complaint_margin: float
+    also_full: npt.NDArray[np.bool_] | None = None
+
+
 def complaint_cv(
     rows: Sequence[Labelled],
     accurate: bool = False,
     cache: EmbeddingCache | None = None,
     pool: Sequence[str] = (),
+    cascade: CascadeCV | None = None,
 ) -> dict[str, Any]:
     """5-fold CV on the complaint tweets; returns F1, precision, recall, accuracy (and blend weights).
 
     With ``pool`` texts, the n-gram model is distilled as in ``townsquare train``: a teacher on the
-    training folds' embeddings labels the pool (minus the test fold's tweets).
+    training folds' embeddings labels the pool (minus the test fold's tweets). With ``cascade``
+    (accurate only), each fold also fits the stage-1 model and routes as the triager does.
     """
     featurizer = HashedNgrams()
     texts = [r.text for r in rows]
     y = np.array([bool(r.complaint) for r in rows])
     cache = cache or EmbeddingCache(None)
     emb = cache.embed(texts) if accurate or pool else None
+    emb1 = cache.embed(texts, only=cascade.cheap) if accurate and cascade is not None else None
     pred = np.zeros(len(rows), dtype=bool)
+    routed = np.zeros(len(rows), dtype=bool)
     blends: list[float] = []
     for test in _folds(len(rows)):
         train = np.setdiff1d(np.arange(len(rows)), test)
@@ -130,9 +156,18 @@ def complaint_cv(
         else:
             p = _sparse_fit_predict(featurizer, tr_texts, y[train].tolist(), te_texts)
         if accurate and emb is not None:
-            beta = _inner_blend(tr_texts, emb[train], y[train].tolist(), featurizer)
-            blends.append(beta)
-            p = beta * _dense_fit_predict(emb[train], y[train].tolist(), emb[test]) + (1 - beta) * p
+            embs = [emb] if emb1 is None else [emb, emb1]
+            betas = _inner_blends(tr_texts, [e[train] for e in embs], y[train].tolist(), featurizer)
+            blends.append(betas[0])
+            full = betas[0] * _dense_fit_predict(emb[train], y[train].tolist(), emb[test]) + (1 - betas[0]) * p
+            if emb1 is not None and cascade is not None:
+                p1 = betas[1] * _dense_fit_predict(emb1[train], y[train].tolist(), emb1[test]) + (1 - betas[1]) * p
+                go = np.abs(p1 - 0.5) * 2 < cascade.complaint_margin
+                if cascade.also_full is not None:
+                    go |= cascade.also_full[test]
+                routed[test] = go
+                full = np.where(go, full, p1)
+            p = full
         pred[test] = p >= 0.5
     report = score(["c" if v else "n" for v in y], ["c" if v else "n" for v in pred], ["c", "n"])
     return {
@@ -143,6 +178,7 @@ def complaint_cv(
         "macro_f1": round(report.macro_f1, 4),
         "n": len(rows),
         "blend_per_fold": blends,
+        "routed_to_full": round(float(routed.mean()), 4) if emb1 is not None else None,
     }
 
 

@@ -149,42 +149,124 @@ class DenseHead:
     bias: FloatArray
     multilabel: bool
     blend: float  # weight of this head against the fast head: p = blend * dense + (1 - blend) * fast
+    # Per-class decision biases added to log p after blending (softmax heads); see ``decide_bias``.
+    log_bias: FloatArray | None = None
+    # Optional hidden layer (an MLP trained by scikit-learn): relu(emb @ hidden_weights + hidden_bias).
+    hidden_weights: FloatArray | None = None
+    hidden_bias: FloatArray | None = None
 
     def predict(self, emb: FloatArray) -> FloatArray:
+        if self.hidden_weights is not None and self.hidden_bias is not None:
+            emb = np.maximum(emb @ self.hidden_weights + self.hidden_bias[None, :], 0.0).astype(np.float32)
         z = (emb @ self.weights + self.bias[None, :]).astype(np.float32)
         return sigmoid(z) if self.multilabel or len(self.labels) == 1 else softmax(z)
+
+    def blend_with(self, fast: FloatArray, emb: FloatArray) -> FloatArray:
+        """``blend * dense + (1 - blend) * fast``, then the decision biases (softmax heads only)."""
+        p = (self.blend * self.predict(emb) + (1.0 - self.blend) * fast).astype(np.float32)
+        return p if self.log_bias is None else apply_log_bias(p, self.log_bias)
+
+
+def apply_log_bias(p: FloatArray, log_bias: FloatArray) -> FloatArray:
+    """Add per-class biases to log-probabilities and renormalize: shifts the decision between
+    classes (macro-F1 rewards recall on every class) without retraining anything."""
+    z = np.log(np.maximum(p, 1e-9)) + log_bias[None, :]
+    return softmax(z.astype(np.float32))
+
+
+def margin(p: FloatArray) -> FloatArray:
+    """Top-1 minus top-2 probability per row (for one column: distance from 0.5, doubled)."""
+    if p.shape[1] == 1:
+        out: FloatArray = (np.abs(p[:, 0] - 0.5) * 2).astype(np.float32)
+        return out
+    top = np.sort(p, axis=1)
+    out = (top[:, -1] - top[:, -2]).astype(np.float32)
+    return out
+
+
+def _heads(arrays: dict[str, npt.NDArray[Any]], specs: list[dict[str, Any]], prefix: str) -> tuple[DenseHead, ...]:
+    def opt(key: str) -> FloatArray | None:
+        return arrays[key].astype(np.float32) if key in arrays else None
+
+    return tuple(
+        DenseHead(
+            name=h["name"],
+            labels=tuple(h["labels"]),
+            weights=arrays[f"{prefix}W_{h['name']}"].astype(np.float32),
+            bias=arrays[f"{prefix}b_{h['name']}"].astype(np.float32),
+            multilabel=h["multilabel"],
+            blend=float(h["blend"]),
+            log_bias=np.asarray(h["log_bias"], dtype=np.float32) if h.get("log_bias") is not None else None,
+            hidden_weights=opt(f"{prefix}H_{h['name']}"),
+            hidden_bias=opt(f"{prefix}hb_{h['name']}"),
+        )
+        for h in specs
+    )
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """Stage 1 (cheap encoders) on every post; the full model only where stage 1 is unsure.
+
+    A post goes to the full model when its stage-1 sentiment margin (top-1 minus top-2
+    probability) is below ``sentiment_margin`` or its complaint probability is within
+    ``complaint_margin / 2`` of 0.5. Both thresholds were chosen at train time so that about
+    ``budget`` of the posts go on (see ``train.choose_cascade``).
+    """
+
+    encoders: tuple[str, ...]
+    heads: tuple[DenseHead, ...]
+    sentiment_margin: float
+    complaint_margin: float
+    budget: float
+
+    def uncertain(self, probs: dict[str, FloatArray]) -> npt.NDArray[np.bool_]:
+        from .schema import INTENTS
+
+        unsure: npt.NDArray[np.bool_] = margin(probs["sentiment"]) < self.sentiment_margin
+        complaint = probs["intent"][:, INTENTS.index("complaint") : INTENTS.index("complaint") + 1]
+        unsure |= margin(complaint) < self.complaint_margin
+        return unsure
 
 
 @dataclass(frozen=True)
 class AccurateModel:
     heads: tuple[DenseHead, ...]
     config: dict[str, Any]
+    cascade: Cascade | None = None
 
     @classmethod
     def load(cls, path: Path = ACCURATE_FILE) -> AccurateModel:
         arrays = _read_npz(path)
         config = json.loads(str(arrays["config"]))
-        heads = tuple(
-            DenseHead(
-                name=h["name"],
-                labels=tuple(h["labels"]),
-                weights=arrays[f"W_{h['name']}"].astype(np.float32),
-                bias=arrays[f"b_{h['name']}"].astype(np.float32),
-                multilabel=h["multilabel"],
-                blend=float(h["blend"]),
+        cascade = None
+        if config.get("cascade"):
+            c = config["cascade"]
+            cascade = Cascade(
+                encoders=tuple(c["encoders"]),
+                heads=_heads(arrays, c["heads"], "stage1_"),
+                sentiment_margin=float(c["sentiment_margin"]),
+                complaint_margin=float(c["complaint_margin"]),
+                budget=float(c["budget"]),
             )
-            for h in config["heads"]
-        )
-        return cls(heads=heads, config=config)
+        return cls(heads=_heads(arrays, config["heads"], ""), config=config, cascade=cascade)
 
     @property
     def encoders(self) -> tuple[str, ...]:
         return tuple(self.config.get("encoders", ["e5"]))
 
     def refine(self, fast: dict[str, FloatArray], emb: FloatArray) -> dict[str, FloatArray]:
-        """Blend the fast probabilities with the embedding heads' ones."""
-        out = dict(fast)
-        for head in self.heads:
-            dense = head.predict(emb)
-            out[head.name] = (head.blend * dense + (1.0 - head.blend) * fast[head.name]).astype(np.float32)
-        return out
+        """Blend the fast probabilities with the embedding heads' ones (the full model)."""
+        return _refine(self.heads, fast, emb)
+
+    def refine_stage1(self, fast: dict[str, FloatArray], emb: FloatArray) -> dict[str, FloatArray]:
+        """The cascade's first stage: ``emb`` holds the embeddings of ``cascade.encoders`` only."""
+        assert self.cascade is not None
+        return _refine(self.cascade.heads, fast, emb)
+
+
+def _refine(heads: tuple[DenseHead, ...], fast: dict[str, FloatArray], emb: FloatArray) -> dict[str, FloatArray]:
+    out = dict(fast)
+    for head in heads:
+        out[head.name] = head.blend_with(fast[head.name], emb)
+    return out

@@ -24,7 +24,7 @@ from .data import Labelled
 from .features import HashedNgrams, document_frequency, weigh
 from .language import FastTextLid, clean_for_language, combine
 from .linear import FloatArray, quantize
-from .models import ACCURATE_FILE, FAST_FILE
+from .models import ACCURATE_FILE, FAST_FILE, apply_log_bias, margin
 from .schema import INTENTS, SENTIMENTS
 
 # Inverse regularization strengths, chosen by cross-validation on the training splits
@@ -35,6 +35,13 @@ C_INTENT = 10.0
 C_DENSE = 1.0
 POOL_WEIGHT = 1.0  # weight of a fully confident teacher label relative to a gold label
 BLEND_GRID = tuple(round(0.1 * k, 1) for k in range(11))
+BIAS_GRID = tuple(round(0.1 * k, 1) for k in range(-10, 11))
+SENTIMENT_BIAS = True  # tune per-class decision biases for sentiment (5-fold CV on the training data)
+# The accurate model's cascade: these encoders embed every post; the others (e5) only the share
+# ``CASCADE_BUDGET`` of posts that the first stage is least sure about (on the training rows).
+CASCADE_ENCODERS: tuple[str, ...] = ("use",)
+CASCADE_BUDGET = 0.15
+CASCADE_SENTIMENT_SHARE = 0.7  # of the budget: sentiment-unsure posts; the rest complaint-unsure
 ALPHA_GRID = tuple(round(0.1 * k, 1) for k in range(11))
 SEED = 13
 
@@ -359,12 +366,17 @@ class EmbeddingCache:
     def key(text: str) -> str:
         return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
-    def embed(self, texts: Sequence[str], progress: Progress = no_progress) -> FloatArray:
-        """Concatenated embeddings of ``texts`` by every encoder, computing only the missing ones."""
+    def embed(
+        self, texts: Sequence[str], progress: Progress = no_progress, only: Sequence[str] | None = None
+    ) -> FloatArray:
+        """Concatenated embeddings of ``texts`` by every encoder (or those in ``only``, in this
+        cache's order), computing only the missing ones."""
         from .triager import shared_encoder
 
         parts = []
         for name in self.encoders:
+            if only is not None and name not in only:
+                continue
             store = self.vectors[name]
             todo = sorted({self.key(t): t for t in texts if self.key(t) not in store}.items())
             advance = progress(f"embedding ({name})", len(todo)) if todo else (lambda n: None)
@@ -422,29 +434,114 @@ def _binary_f1(y: npt.NDArray[np.int64], pred: npt.NDArray[np.int64]) -> float:
     return 2 * tp / denom if denom else 0.0
 
 
-def _oof(
-    x_sparse: Any, emb: FloatArray, y: npt.NDArray[np.int64], n_classes: int, progress: Callable[[int], None]
-) -> tuple[FloatArray, FloatArray]:
-    """Out-of-fold probabilities of the fast (sparse) and dense models, 5 folds."""
-    from sklearn.linear_model import LogisticRegression
+def decision_bias(p: FloatArray, y: npt.NDArray[np.int64], grid: Sequence[float] = BIAS_GRID) -> FloatArray:
+    """Per-class biases added to log p that give the best macro-F1 on ``(p, y)``.
 
+    The middle class (neutral) stays at 0; the others are searched on ``grid``. Ties keep the
+    bias nearest to 0.
+    """
+    logp = np.log(np.maximum(p, 1e-9))
+    n = p.shape[1]
+    best, best_f1 = np.zeros(n, np.float32), _macro_f1(y, np.argmax(logp, axis=1), n)
+    for b0 in grid:
+        for b2 in grid:
+            bias = np.array([b0, 0.0, b2], dtype=np.float32)
+            f1 = _macro_f1(y, np.argmax(logp + bias, axis=1), n)
+            if f1 > best_f1 + 1e-9 or (abs(f1 - best_f1) <= 1e-9 and np.abs(bias).sum() < np.abs(best).sum()):
+                best, best_f1 = bias, f1
+    return best
+
+
+def _oof(
+    x_sparse: Any,
+    embs: Sequence[FloatArray],
+    y: npt.NDArray[np.int64],
+    n_classes: int,
+    progress: Callable[[int], None],
+) -> tuple[FloatArray, list[FloatArray]]:
+    """Out-of-fold probabilities of the fast (sparse) model and of a dense model per embedding, 5 folds."""
     width = 1 if n_classes == 2 else n_classes
     p_fast = np.zeros((len(y), width), dtype=np.float32)
-    p_dense = np.zeros((len(y), width), dtype=np.float32)
+    p_dense = [np.zeros((len(y), width), dtype=np.float32) for _ in embs]
+    c_fast = C_SENTIMENT if n_classes == 3 else C_INTENT
     for test in _folds(len(y)):
         train = np.setdiff1d(np.arange(len(y)), test)
-        c_fast = C_SENTIMENT if n_classes == 3 else C_INTENT
-        for model, xs, out in (
-            (_logreg(c_fast), x_sparse, p_fast),
-            (LogisticRegression(C=C_DENSE, max_iter=3000, class_weight="balanced"), emb, p_dense),
-        ):
-            if len(set(y[train].tolist())) < 2:
-                continue
-            model.fit(xs[train], y[train])
-            proba = model.predict_proba(xs[test])
-            out[test] = proba[:, 1:2] if width == 1 else proba
+        if len(set(y[train].tolist())) >= 2:
+            for model, xs, out in [(_logreg(c_fast), x_sparse, p_fast)] + [
+                (_logreg(C_DENSE), e, o) for e, o in zip(embs, p_dense, strict=True)
+            ]:
+                model.fit(xs[train], y[train])
+                proba = model.predict_proba(xs[test])
+                out[test] = proba[:, 1:2] if width == 1 else proba
         progress(1)
     return p_fast, p_dense
+
+
+@dataclass
+class _Fitted:
+    weights: FloatArray
+    bias: FloatArray
+    blend: float
+    log_bias: FloatArray | None
+    oof: FloatArray  # out-of-fold blended probabilities (after the decision bias)
+
+
+def _fit_stage(
+    y: npt.NDArray[np.int64], emb: FloatArray, p_fast: FloatArray, p_dense: FloatArray, n_classes: int
+) -> _Fitted:
+    blend = _choose_blend(y, p_fast, p_dense, 1 if n_classes == 2 else n_classes)
+    if len(set(y.tolist())) < 2:
+        w = np.zeros((emb.shape[1], 1), np.float32)
+        b = np.array([8.0 if y[0] else -8.0], np.float32)
+    else:
+        clf = _logreg(C_DENSE).fit(emb, y)
+        w, b = clf.coef_.T.astype(np.float32), clf.intercept_.astype(np.float32)
+    oof = (blend * p_dense + (1 - blend) * p_fast).astype(np.float32)
+    log_bias = None
+    if n_classes == 3 and SENTIMENT_BIAS:
+        log_bias = decision_bias(oof, y)
+        oof = apply_log_bias(oof, log_bias)
+    return _Fitted(w, b, blend, log_bias, oof)
+
+
+def choose_cascade(
+    sentiment_oof: FloatArray, complaint_oof: FloatArray, budget: float = CASCADE_BUDGET
+) -> tuple[float, float]:
+    """Margins below which a post goes on to the full model: the ``budget`` share of posts, split
+    between sentiment-unsure (``CASCADE_SENTIMENT_SHARE`` of it) and complaint-unsure posts, as
+    quantiles of the stage-1 out-of-fold margins on the training rows."""
+    t_sent = float(np.quantile(margin(sentiment_oof), budget * CASCADE_SENTIMENT_SHARE))
+    t_comp = float(np.quantile(margin(complaint_oof), budget * (1 - CASCADE_SENTIMENT_SHARE)))
+    return round(t_sent, 4), round(t_comp, 4)
+
+
+def _head_arrays(
+    fitted: dict[str, _Fitted], prefix: str
+) -> tuple[list[dict[str, Any]], dict[str, npt.NDArray[Any]], float]:
+    heads: list[dict[str, Any]] = []
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    f = fitted["sentiment"]
+    heads.append(
+        {
+            "name": "sentiment",
+            "labels": list(SENTIMENTS),
+            "multilabel": False,
+            "blend": f.blend,
+            "log_bias": None if f.log_bias is None else [round(float(v), 2) for v in f.log_bias],
+        }
+    )
+    arrays[f"{prefix}W_sentiment"], arrays[f"{prefix}b_sentiment"] = f.weights, f.bias
+    # One blend for the whole intent head (its columns are compared with each other by argmax):
+    # the mean of the per-intent choices.
+    intent_blend = round(float(np.mean([fitted[f"intent:{i}"].blend for i in INTENTS])), 2)
+    heads.append({"name": "intent", "labels": list(INTENTS), "multilabel": True, "blend": intent_blend})
+    arrays[f"{prefix}W_intent"] = np.hstack([fitted[f"intent:{i}"].weights for i in INTENTS])
+    arrays[f"{prefix}b_intent"] = np.concatenate([fitted[f"intent:{i}"].bias for i in INTENTS])
+    for name in ("spam", "needs_reply"):
+        f = fitted[name]
+        heads.append({"name": name, "labels": [name], "multilabel": True, "blend": f.blend})
+        arrays[f"{prefix}W_{name}"], arrays[f"{prefix}b_{name}"] = f.weights, f.bias
+    return heads, arrays, intent_blend
 
 
 def train_accurate(
@@ -453,9 +550,12 @@ def train_accurate(
     cache: EmbeddingCache,
     progress: Progress = no_progress,
 ) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
-    """Fit embedding heads and choose each head's blend with the fast head by 5-fold CV."""
-    from sklearn.linear_model import LogisticRegression
+    """Fit embedding heads and choose each head's blend with the fast head by 5-fold CV.
 
+    When the cache has both cheap (``CASCADE_ENCODERS``) and expensive encoders, a second set of
+    heads on the cheap embeddings alone is fitted too: the cascade's first stage (see
+    ``models.Cascade``), with its thresholds chosen from the out-of-fold margins.
+    """
     config_fast = json.loads(str(fast_arrays["config"]))
     featurizer = HashedNgrams(**config_fast["featurizer"])
     idf = fast_arrays["idf"].astype(np.float32)
@@ -473,49 +573,43 @@ def train_accurate(
         key = column if column in ("spam", "needs_reply") else f"intent:{column}"
         tasks.append((key, (column,), column_rows, np.array(targets, dtype=np.int64)))
 
+    cheap = tuple(e for e in cache.encoders if e in CASCADE_ENCODERS)
+    cascade = 0 < len(cheap) < len(cache.encoders)
     every_text = sorted({r.text for _, _, rows, _ in tasks for r in rows})
     cache.embed(every_text, progress)
     advance = progress("accurate heads (5-fold blend)", 6 * len(tasks))
 
-    fitted: dict[str, tuple[FloatArray, FloatArray, float]] = {}
+    stages: list[dict[str, _Fitted]] = [{}, {}] if cascade else [{}]
     for name, labels, rows, y in tasks:
-        emb = cache.embed([r.text for r in rows])
-        x_sparse = _matrix(featurizer, [r.text for r in rows], idf)
+        texts = [r.text for r in rows]
+        embs = [cache.embed(texts)] + ([cache.embed(texts, only=cheap)] if cascade else [])
+        x_sparse = _matrix(featurizer, texts, idf)
         n_classes = 2 if len(labels) == 1 else len(labels)
-        p_fast, p_dense = _oof(x_sparse, emb, y, n_classes, advance)
-        blend = _choose_blend(y, p_fast, p_dense, 1 if n_classes == 2 else n_classes)
-        if len(set(y.tolist())) < 2:
-            w = np.zeros((emb.shape[1], 1), np.float32)
-            b = np.array([8.0 if y[0] else -8.0], np.float32)
-        else:
-            clf = LogisticRegression(C=C_DENSE, max_iter=3000, class_weight="balanced").fit(emb, y)
-            w = clf.coef_.T.astype(np.float32)
-            b = clf.intercept_.astype(np.float32)
-        fitted[name] = (w, b, blend)
+        p_fast, p_dense = _oof(x_sparse, embs, y, n_classes, advance)
+        for stage, emb, pd in zip(stages, embs, p_dense, strict=True):
+            stage[name] = _fit_stage(y, emb, p_fast, pd, n_classes)
         advance(1)
 
-    heads: list[dict[str, Any]] = []
-    arrays: dict[str, npt.NDArray[Any]] = {}
-    w, b, blend = fitted["sentiment"]
-    heads.append({"name": "sentiment", "labels": list(SENTIMENTS), "multilabel": False, "blend": blend})
-    arrays["W_sentiment"], arrays["b_sentiment"] = w, b
-    # One blend for the whole intent head (its columns are compared with each other by argmax):
-    # the mean of the per-intent choices.
-    intent_blend = float(np.mean([fitted[f"intent:{i}"][2] for i in INTENTS]))
-    heads.append({"name": "intent", "labels": list(INTENTS), "multilabel": True, "blend": round(intent_blend, 2)})
-    arrays["W_intent"] = np.hstack([fitted[f"intent:{i}"][0] for i in INTENTS])
-    arrays["b_intent"] = np.concatenate([fitted[f"intent:{i}"][1] for i in INTENTS])
-    for name in ("spam", "needs_reply"):
-        w, b, blend = fitted[name]
-        heads.append({"name": name, "labels": [name], "multilabel": True, "blend": blend})
-        arrays[f"W_{name}"], arrays[f"b_{name}"] = w, b
-    config = {
+    heads, arrays, _ = _head_arrays(stages[0], "")
+    config: dict[str, Any] = {
         "encoders": list(cache.encoders),
         "heads": heads,
-        "blend_per_intent": {i: fitted[f"intent:{i}"][2] for i in INTENTS},
+        "blend_per_intent": {i: stages[0][f"intent:{i}"].blend for i in INTENTS},
         "trained": datetime.now(UTC).strftime("%Y-%m-%d"),
         "c_dense": C_DENSE,
+        "sentiment_bias_tuned_on": "5-fold CV on the training data" if SENTIMENT_BIAS else None,
     }
+    if cascade:
+        heads1, arrays1, _ = _head_arrays(stages[1], "stage1_")
+        arrays |= arrays1
+        t_sent, t_comp = choose_cascade(stages[1]["sentiment"].oof, stages[1]["intent:complaint"].oof)
+        config["cascade"] = {
+            "encoders": list(cheap),
+            "heads": heads1,
+            "sentiment_margin": t_sent,
+            "complaint_margin": t_comp,
+            "budget": CASCADE_BUDGET,
+        }
     arrays["config"] = np.array(json.dumps(config))
     return arrays, config
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from .language import FastTextLid, clean_for_language, combine, decide
 from .linear import FloatArray
@@ -43,6 +44,31 @@ def embed(names: Sequence[str], texts: Sequence[str]) -> FloatArray:
     return np.hstack([shared_encoder(name).encode(texts) for name in names]).astype(np.float32)
 
 
+def accurate_probabilities(
+    accurate: AccurateModel, probs: dict[str, FloatArray], texts: Sequence[str]
+) -> tuple[dict[str, FloatArray], npt.NDArray[np.bool_]]:
+    """The accurate model's probabilities, and which posts went through the full model.
+
+    With a cascade, the cheap encoders (USE) embed every post and the expensive ones (e5) only
+    the posts that stage 1 is unsure about; without one, every post gets every encoder.
+    """
+    cascade = accurate.cascade
+    if cascade is None:
+        return accurate.refine(probs, embed(accurate.encoders, texts)), np.ones(len(texts), dtype=bool)
+    cheap = {name: shared_encoder(name).encode(texts) for name in cascade.encoders}
+    out = accurate.refine_stage1(probs, np.hstack([cheap[n] for n in cascade.encoders]).astype(np.float32))
+    unsure = cascade.uncertain(out)
+    idx = np.flatnonzero(unsure)
+    if idx.size:
+        subset = [texts[int(i)] for i in idx]
+        parts = [cheap[n][idx] if n in cheap else shared_encoder(n).encode(subset) for n in accurate.encoders]
+        full = accurate.refine({k: v[idx] for k, v in probs.items()}, np.hstack(parts).astype(np.float32))
+        for name, values in full.items():
+            out[name] = out[name].copy()
+            out[name][idx] = values
+    return out, unsure
+
+
 def _round(values: FloatArray, labels: Sequence[str]) -> dict[str, float]:
     return {label: round(float(v), 4) for label, v in zip(labels, values, strict=True)}
 
@@ -72,7 +98,7 @@ class Triager:
         texts = [item.text for item in items]
         probs = fast.predict(texts)
         if accurate is not None:
-            probs = accurate.refine(probs, embed(accurate.encoders, texts))
+            probs, _ = accurate_probabilities(accurate, probs, texts)
         lid = shared_lid()
 
         need_lang = [i for i, item in enumerate(items) if not item.language]

@@ -1,0 +1,119 @@
+"""The accurate model's cascade and the sentiment decision biases (``models.py``, ``train.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from townsquare.triage import triager as triager_module
+from townsquare.triage.linear import FloatArray
+from townsquare.triage.models import AccurateModel, Cascade, DenseHead, Encoder, apply_log_bias, margin
+from townsquare.triage.schema import INTENTS, SENTIMENTS
+from townsquare.triage.train import choose_cascade, decision_bias
+
+
+class FakeEncoder(Encoder):
+    """Embeds a text as [1, 0] if it contains "sure", else [0, 1]; remembers what it was asked."""
+
+    dim = 2
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.seen: list[str] = []
+
+    def _load(self) -> Any:
+        return object()
+
+    def _encode(self, texts: list[str]) -> FloatArray:
+        self.seen += texts
+        return np.array([[1.0, 0.0] if "sure" in t else [0.0, 1.0] for t in texts], dtype=np.float32)
+
+
+def _head(name: str, labels: tuple[str, ...], weights: FloatArray, multilabel: bool) -> DenseHead:
+    return DenseHead(name, labels, weights.astype(np.float32), np.zeros(len(labels), np.float32), multilabel, 1.0)
+
+
+def _model() -> AccurateModel:
+    # Stage 1 (2 dims from "use"): a confident positive for "sure" posts, a coin toss otherwise.
+    stage1 = (
+        _head("sentiment", SENTIMENTS, np.array([[0.0, 0.0, 9.0], [0.0, 0.0, 0.0]]), False),
+        _head("intent", INTENTS, np.array([[-9.0] * 6, [-9.0] * 6]), True),
+    )
+    # Full model (4 dims: use then e5): always says negative.
+    full = (
+        _head("sentiment", SENTIMENTS, np.array([[9.0, 0.0, 0.0]] * 4), False),
+        _head("intent", INTENTS, np.zeros((4, 6)), True),
+    )
+    cascade = Cascade(("use",), stage1, sentiment_margin=0.2, complaint_margin=0.2, budget=0.5)
+    return AccurateModel(heads=full, config={"encoders": ["use", "e5"]}, cascade=cascade)
+
+
+@pytest.fixture
+def fake_encoders(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, FakeEncoder]]:
+    fakes = {"use": FakeEncoder("use"), "e5": FakeEncoder("e5")}
+    monkeypatch.setattr(triager_module, "_encoders", fakes)
+    yield fakes
+
+
+def test_cascade_sends_only_unsure_posts_to_the_expensive_encoder(fake_encoders: dict[str, FakeEncoder]) -> None:
+    texts = ["I am sure", "maybe", "so sure", "hmm"]
+    fast = {
+        "sentiment": np.full((4, 3), 1 / 3, np.float32),
+        "intent": np.full((4, 6), 0.1, np.float32),
+        "spam": np.zeros((4, 1), np.float32),
+    }
+    probs, unsure = triager_module.accurate_probabilities(_model(), fast, texts)
+    assert unsure.tolist() == [False, True, False, True]
+    assert fake_encoders["use"].seen == texts  # the cheap encoder sees every post
+    assert fake_encoders["e5"].seen == ["maybe", "hmm"]  # e5 only the unsure ones
+    assert [SENTIMENTS[i] for i in probs["sentiment"].argmax(axis=1)] == [
+        "positive",
+        "negative",
+        "positive",
+        "negative",
+    ]
+    assert np.allclose(probs["sentiment"].sum(axis=1), 1.0)
+    assert np.array_equal(probs["spam"], fast["spam"])  # heads the model does not have pass through
+
+
+def test_no_cascade_sends_every_post_to_every_encoder(fake_encoders: dict[str, FakeEncoder]) -> None:
+    model = _model()
+    plain = AccurateModel(heads=model.heads, config=model.config)
+    fast = {"sentiment": np.full((2, 3), 1 / 3, np.float32), "intent": np.full((2, 6), 0.1, np.float32)}
+    _, unsure = triager_module.accurate_probabilities(plain, fast, ["sure", "maybe"])
+    assert unsure.all()
+    assert fake_encoders["e5"].seen == ["sure", "maybe"]
+
+
+def test_margin() -> None:
+    p = np.array([[0.5, 0.3, 0.2], [0.34, 0.33, 0.33]], np.float32)
+    assert np.allclose(margin(p), [0.2, 0.01])
+    assert np.allclose(margin(np.array([[0.9], [0.45]], np.float32)), [0.8, 0.1])
+
+
+def test_decision_bias_recovers_a_shifted_class() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    logits = rng.normal(size=(600, 3)).astype(np.float32)
+    logits[np.arange(600), y] += 1.5
+    logits[:, 1] += 1.0  # a model that over-predicts neutral
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    bias = decision_bias(p.astype(np.float32), y)
+    before = np.mean(p.argmax(axis=1) == y)
+    after = np.mean(apply_log_bias(p.astype(np.float32), bias).argmax(axis=1) == y)
+    assert bias[1] == 0.0 and bias[0] > 0.3 and bias[2] > 0.3
+    assert after > before
+    assert np.allclose(apply_log_bias(p.astype(np.float32), bias).sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_choose_cascade_spends_the_budget() -> None:
+    rng = np.random.default_rng(1)
+    sent = rng.dirichlet([1, 1, 1], 5000).astype(np.float32)
+    comp = rng.random((5000, 1)).astype(np.float32)
+    t_sent, t_comp = choose_cascade(sent, comp, budget=0.2)
+    assert 0.12 < np.mean(margin(sent) < t_sent) < 0.16  # 70 % of the budget
+    assert 0.04 < np.mean(margin(comp) < t_comp) < 0.08  # the rest
