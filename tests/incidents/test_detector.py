@@ -107,3 +107,18 @@ def test_triage_hint_overrides_the_lexicon() -> None:
 def test_naive_timestamps_are_utc() -> None:
     report = ReportIn(id="1", created_at="2024-05-06T10:00:00", text="x")  # type: ignore[arg-type]
     assert report.created_at.tzinfo is not None
+
+
+def test_an_opening_incident_takes_in_earlier_posts_that_fit_it_without_reading_as_reports() -> None:
+    outage = burst(ONSET)
+    news = ReportIn(
+        id="news",
+        created_at=outage[0].created_at + timedelta(seconds=30),
+        text="ICE WLAN: Bahn und Telekom prüfen den WLAN-Ausbau im ICE",
+        author="newsroom",
+        is_problem=False,  # triage: not a problem report, so it is not counted towards the burst
+    )
+    signals = run(merged(baseline(8.0), outage, [news]))
+    [opened] = [s for s in signals if s.kind == "opened"]
+    assert opened.detected_at > news.created_at
+    assert "news" in opened.message_ids

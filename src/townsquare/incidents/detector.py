@@ -152,6 +152,9 @@ class IncidentDetector:
         self._shares = DecayingCounts(mean_life_s=self.settings.baseline_days * 86400.0, prune_below=0.05)
         self._recent = DecayingCounts(mean_life_s=window_s, prune_below=0.05)
         self._buffer: deque[Member] = deque()
+        # Recent messages that did not read as problem reports ("GDL beendet Bahn-Streik"): not
+        # counted, but an incident that opens takes in those that fit its profile.
+        self._passing: deque[Member] = deque()
         self._open: dict[str, OpenIncident] = {}
         self._started: float | None = None
         self._last_t: float | None = None
@@ -202,6 +205,7 @@ class IncidentDetector:
             "shares": self._shares.to_json(),
             "recent": self._recent.to_json(),
             "buffer": [_member_json(m) for m in self._buffer],
+            "passing": [_member_json(m) for m in self._passing],
             "open": [incident.to_json() for incident in self._open.values()],
             "started": self._started,
             "last_t": self._last_t,
@@ -217,6 +221,7 @@ class IncidentDetector:
         detector._shares.load_json(data["shares"])
         detector._recent.load_json(data["recent"])
         detector._buffer = deque(_member_from_json(m) for m in data["buffer"])
+        detector._passing = deque(_member_from_json(m) for m in data.get("passing", []))
         detector._open = {i["key"]: OpenIncident.from_json(i) for i in data["open"]}
         detector._started = None if data["started"] is None else float(data["started"])
         detector._last_t = None if data["last_t"] is None else float(data["last_t"])
@@ -266,6 +271,9 @@ class IncidentDetector:
                 new = self._maybe_open(member, t)
                 if new is not None:
                     opened[new.key] = new
+        else:
+            self._passing.append(member)
+            self._trim_buffer(t)
         if is_report:
             # Baseline after the tests: a report is not evidence about its own surprise.
             self._shares.add(member.features, self._shares_scale)
@@ -306,9 +314,10 @@ class IncidentDetector:
         return best
 
     def _trim_buffer(self, t: float) -> None:
-        buffer, horizon = self._buffer, t - self._lookback_s
-        while buffer and buffer[0].t < horizon:
-            buffer.popleft()
+        horizon = t - self._lookback_s
+        for buffer in (self._buffer, self._passing):
+            while buffer and buffer[0].t < horizon:
+                buffer.popleft()
 
     def _maybe_open(self, member: Member, t: float) -> OpenIncident | None:
         found = self._bursting_feature(member, t)
@@ -321,9 +330,12 @@ class IncidentDetector:
         # Recent reports that fit the profile but lack the bursting term belong here too.
         threshold = math.log(self.settings.join_min_lift)
         chosen = [m for m in recent if feature in m.features or probe.score(m.features) >= threshold]
-        incident = self._new_incident(chosen, feature, member, t)
+        passing = [m for m in self._passing if m.t >= horizon and probe.score(m.features) >= threshold]
+        incident = self._new_incident(sorted(chosen + passing, key=lambda m: m.t), feature, member, t)
         chosen_ids = {m.id for m in chosen}
         self._buffer = deque(m for m in self._buffer if m.id not in chosen_ids)
+        passing_ids = {m.id for m in passing}
+        self._passing = deque(m for m in self._passing if m.id not in passing_ids)
         for m in chosen:
             # They are explained now: take them out of the unexplained counts.
             self._recent.remove(m.features, m.t)
