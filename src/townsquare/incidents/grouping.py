@@ -23,6 +23,7 @@ ShareOf = Callable[[str], float]
 """Usual share of reports carrying a term (from :class:`~townsquare.incidents.baseline`)."""
 
 _LIFT_CAP = 1000.0  # one very rare shared word must not outweigh everything else
+_DISTINCTIVE = math.log(3.0)  # a term 3x commoner in the incident than usual tells something
 
 
 @dataclass(slots=True)
@@ -125,7 +126,8 @@ class OpenIncident:
         "App and website") also fit many unrelated reports. Lexicon concepts (``~app``,
         ``~outage``) add evidence only when the incident's burst was one of them: as secondary
         terms they are what most complaints share, and let "account" + "~app" pull unrelated
-        reports into a brand's outage. Without the term that burst, a report needs two core terms.
+        reports into a brand's outage. Without the term that burst, a report needs two distinctive
+        core terms (each at least 3 times commoner in the incident than usual).
         """
         if self.anchors.isdisjoint(features):
             return 0.0
@@ -137,7 +139,7 @@ class OpenIncident:
             weight = core.get(feature)
             if weight is not None and (feature == seed or not feature.startswith("~")):
                 total += weight
-                matched += 1
+                matched += weight >= _DISTINCTIVE
         if matched < 2 and seed not in features:
             return 0.0  # one secondary term is never enough, however rare it usually is
         return total
