@@ -2,9 +2,10 @@
 
 Baseline traffic: real posts (GermEval 2017 Deutsche Bahn posts, English complaint tweets to
 brands, XLM-T tweets in 8 languages, TWCS customer tweets) sampled with a daily rhythm. Bursts:
-real reports on *one topic*, injected at known onsets: German GermEval posts with one aspect at
-negative polarity (e.g. disruptions, connectivity, safety) or English complaint tweets
-(is_complaint = 1) of one domain (e.g. transport, software). The posts of a week's burst topics
+real reports on *one topic*, injected at known onsets, in four tiers from coherent to diffuse:
+English complaint tweets to one brand (brand), German posts about one event such as the GDL
+strike or the train WLAN (event), German posts with one GermEval aspect at negative polarity
+(aspect), English complaint tweets of one domain (domain). The posts of a week's burst topics
 are taken out of that week's baseline, so the baseline is "other real posts" (which still carry
 plenty of complaints). The detector sees only id, time, text, channel, language and author:
 never a label.
@@ -12,7 +13,7 @@ never a label.
 Each seed simulates a warm-up day plus one week. Figures are medians over seeds (rates) or over
 all bursts (delays). Prints a table and one JSON line.
 
-    .venv/bin/python bench/incidents.py --seeds 20
+    .venv/bin/python bench/incidents.py --seeds 20 --first-seed 21
 """
 
 from __future__ import annotations
@@ -52,6 +53,15 @@ GERMEVAL_TOPICS = {
     "de:app_website": "DB_App_und_Website",
     "de:service": "Service_und_Kundenbetreuung",
 }
+GERMAN_EVENTS = {
+    # One kind of event each, named the way German customers name it: what a German outage or
+    # strike looks like in the GermEval 2017 Deutsche Bahn posts (chosen before measuring).
+    "de:event:strike": re.compile(r"streik|\bgdl\b", re.IGNORECASE),
+    "de:event:wifi": re.compile(r"wlan|wifi|wi-fi|hotspot", re.IGNORECASE),
+    "de:event:app": re.compile(r"db navigator|\bapp\b", re.IGNORECASE),
+    "de:event:air_conditioning": re.compile(r"klimaanlage|\bklima\b", re.IGNORECASE),
+}
+EVENT_MAX_CHARS = 280  # a social post; GermEval also has long web pages that name the event in passing
 COMPLAINT_DOMAINS = ("transport", "software", "electronics", "services", "apparel", "retail", "food", "cars")
 XLMT_LANGUAGES = {
     "english": "en", "german": "de", "french": "fr", "spanish": "es",
@@ -103,8 +113,19 @@ def load_corpus(root: Path) -> list[Post]:
                     touched.add(topic)
                     if item.endswith(":negative"):
                         negative.add(topic)
+            # Every post naming the event stays out of the baseline of a week with that event; only
+            # social-post-sized ones make up its bursts.
+            named = {topic for topic, pattern in GERMAN_EVENTS.items() if pattern.search(parts[1])}
+            events = named if len(parts[1]) <= EVENT_MAX_CHARS else set()
             posts.append(
-                Post(parts[1], "de", _germeval_channel(parts[0]), "germeval", frozenset(negative), frozenset(touched))
+                Post(
+                    parts[1],
+                    "de",
+                    _germeval_channel(parts[0]),
+                    "germeval",
+                    frozenset(negative | events),
+                    frozenset(touched | named),
+                )
             )
     with (root / "complaints" / "complaints-train.csv").open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
@@ -129,14 +150,18 @@ def load_corpus(root: Path) -> list[Post]:
     return posts
 
 
-TIERS = ("brand", "aspect", "domain")
+TIERS = ("brand", "event", "aspect", "domain")
 """Kinds of burst topic, from coherent to diffuse:
 brand: English complaint tweets to one brand's handle (what an outage of one service looks like);
+event: German GermEval posts about one kind of event (a strike, the train WLAN, the DB app, air
+conditioning), found by the words German customers use for it;
 aspect: German GermEval posts with one aspect at negative polarity (many different events);
 domain: English complaint tweets of one domain (many brands and problems)."""
 
 
 def tier_of(topic: str) -> str:
+    if topic.startswith("de:event:"):
+        return "event"
     if topic.startswith("de:"):
         return "aspect"
     return "brand" if topic.startswith("en:@") else "domain"
@@ -191,7 +216,12 @@ def simulate(
     bursts_per_week: int = 4,
 ) -> Scenario:
     rng = random.Random(seed)
-    topics = rng.sample(sorted(pools), bursts_per_week)
+    names = sorted(pools)
+    if len(names) >= bursts_per_week:
+        topics = rng.sample(names, bursts_per_week)
+    else:  # few topics (the event tier): some recur within the week, as outages do
+        topics = [names[i % len(names)] for i in range(bursts_per_week)]
+        rng.shuffle(topics)
     excluded = set(topics)
     by_source: dict[str, list[Post]] = defaultdict(list)
     for post in corpus:
@@ -431,7 +461,7 @@ GOALS = {
     "precision_median": ">= 0.9",
     "false_alarms_per_week_median": "<= 1",
     "delay_reports_median": "<= 10",
-    "delay_after_min_reports_minutes_median": "<= 1",
+    "detection_lag_seconds_max": "<= 60",
     "grouped_right_median": ">= 0.9",
     "wrongly_grouped_median": "<= 0.05",
     "replay_msgs_per_s": ">= 5000",
@@ -459,7 +489,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sensitivity", type=float, default=DetectorSettings().sensitivity)
     parser.add_argument("--min-reports", type=int, default=DetectorSettings().min_reports)
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="any DetectorSettings field")
-    parser.add_argument("--tiers", default=",".join(TIERS), help="burst kinds to run: brand, aspect, domain, mixed")
+    parser.add_argument(
+        "--tiers", default=",".join(TIERS), help="burst kinds to run: brand, event, aspect, domain, mixed"
+    )
     args = parser.parse_args(argv)
     root = data_dir()
     if root is None:

@@ -43,3 +43,18 @@ def test_bench_without_data_exits_with_a_message(monkeypatch: pytest.MonkeyPatch
     bench = load_bench()
     monkeypatch.setenv("TOWNSQUARE_SHARED_DATA", str(tmp_path / "absent"))
     assert bench.main(["--seeds", "1"]) == 2
+
+
+def test_event_tier_is_german_social_posts_about_one_event_and_topics_recur() -> None:
+    bench = load_bench()
+    root = bench.data_dir()
+    if root is None:
+        pytest.skip("labelled data not present (../shared/data or TOWNSQUARE_SHARED_DATA)")
+    corpus = bench.load_corpus(root)
+    pools = bench.burst_pools(corpus, "event")
+    assert {"de:event:strike", "de:event:wifi"} <= pools.keys()
+    assert all(len(post.text) <= bench.EVENT_MAX_CHARS and post.language == "de" for p in pools.values() for post in p)
+    long_strike_posts = [p for p in corpus if "de:event:strike" in p.any_topics and len(p.text) > bench.EVENT_MAX_CHARS]
+    assert long_strike_posts and all("de:event:strike" not in p.topics for p in long_strike_posts)
+    scenario = bench.simulate(3, corpus, pools, days=1, per_minute=1.0, bursts_per_week=len(pools) + 1)
+    assert len(scenario.bursts) == len(pools) + 1  # fewer topics than bursts: some recur
