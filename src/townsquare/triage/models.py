@@ -151,13 +151,8 @@ class DenseHead:
     blend: float  # weight of this head against the fast head: p = blend * dense + (1 - blend) * fast
     # Per-class decision biases added to log p after blending (softmax heads); see ``decide_bias``.
     log_bias: FloatArray | None = None
-    # Optional hidden layer (an MLP trained by scikit-learn): relu(emb @ hidden_weights + hidden_bias).
-    hidden_weights: FloatArray | None = None
-    hidden_bias: FloatArray | None = None
 
     def predict(self, emb: FloatArray) -> FloatArray:
-        if self.hidden_weights is not None and self.hidden_bias is not None:
-            emb = np.maximum(emb @ self.hidden_weights + self.hidden_bias[None, :], 0.0).astype(np.float32)
         z = (emb @ self.weights + self.bias[None, :]).astype(np.float32)
         return sigmoid(z) if self.multilabel or len(self.labels) == 1 else softmax(z)
 
@@ -185,9 +180,6 @@ def margin(p: FloatArray) -> FloatArray:
 
 
 def _heads(arrays: dict[str, npt.NDArray[Any]], specs: list[dict[str, Any]], prefix: str) -> tuple[DenseHead, ...]:
-    def opt(key: str) -> FloatArray | None:
-        return arrays[key].astype(np.float32) if key in arrays else None
-
     return tuple(
         DenseHead(
             name=h["name"],
@@ -197,8 +189,6 @@ def _heads(arrays: dict[str, npt.NDArray[Any]], specs: list[dict[str, Any]], pre
             multilabel=h["multilabel"],
             blend=float(h["blend"]),
             log_bias=np.asarray(h["log_bias"], dtype=np.float32) if h.get("log_bias") is not None else None,
-            hidden_weights=opt(f"{prefix}H_{h['name']}"),
-            hidden_bias=opt(f"{prefix}hb_{h['name']}"),
         )
         for h in specs
     )
