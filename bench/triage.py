@@ -96,16 +96,46 @@ def pii_figures(per_kind: int) -> dict[str, dict[str, float]]:
     return {k: {"precision": round(scores[k].precision, 4), "recall": round(scores[k].recall, 4)} for k in KINDS}
 
 
-def throughput(mode: str, texts: list[str], runs: int) -> float:
+def throughput_wall_and_cpu(mode: str, texts: list[str], runs: int) -> tuple[float, float]:
+    """Messages per second of wall-clock time and per second of this process's CPU time (medians).
+
+    The process is pinned to one core, so CPU time is the time that core spent on triage: when
+    other jobs share the core, wall-clock throughput drops but the CPU-time figure does not.
+    """
     triager = load_triager(mode)  # type: ignore[arg-type]
     triager.triage([TriageInput(id="warm", text="warm up")])
-    rates = []
+    wall, cpu = [], []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(texts), 256):
             triager.triage([TriageInput(id=str(k), text=t, author_reach=100) for k, t in enumerate(texts[i : i + 256])])
-        rates.append(len(texts) / (time.perf_counter() - start))
-    return round(statistics.median(rates), 1)
+        wall.append(len(texts) / (time.perf_counter() - start))
+        cpu.append(len(texts) / max(time.process_time() - start_cpu, 1e-9))
+    return round(statistics.median(wall), 1), round(statistics.median(cpu), 1)
+
+
+def throughput_figures(data_dir: Path, runs: int, accurate: bool) -> dict[str, Any]:
+    posts = [r.text for r in datasets.intent_set()] + [r.text for r in datasets.xlmt(data_dir, "val")]
+    out: dict[str, Any] = {}
+    out["throughput_fast_msgs_per_s"], out["throughput_fast_msgs_per_cpu_s"] = throughput_wall_and_cpu(
+        "fast", (posts * 2)[:4000], runs
+    )
+    if accurate:
+        acc_runs = max(1, runs // 2)
+        out["throughput_accurate_msgs_per_s"], out["throughput_accurate_msgs_per_cpu_s"] = throughput_wall_and_cpu(
+            "accurate", posts[:300], acc_runs
+        )
+        # A second realistic set: XLM-T val tweets, every 8th (all 8 languages), longer than our posts.
+        tweets = [r.text for r in datasets.xlmt(data_dir, "val")][::8]
+        out["throughput_accurate_xlmt_val_msgs_per_s"], out["throughput_accurate_xlmt_val_msgs_per_cpu_s"] = (
+            throughput_wall_and_cpu("accurate", tweets, acc_runs)
+        )
+        out["routed_to_e5"] = {
+            "throughput_posts": routed_share(posts[:300]),
+            "xlmt_val": routed_share([r.text for r in datasets.xlmt(data_dir, "val")]),
+            "complaint_tweets": routed_share([r.text for r in datasets.complaints(data_dir)]),
+        }
+    return out
 
 
 def main() -> None:
@@ -114,10 +144,14 @@ def main() -> None:
     parser.add_argument("--no-accurate", action="store_true")
     parser.add_argument("--embedding-cache", type=Path)
     parser.add_argument("--pii-per-kind", type=int, default=300)
+    parser.add_argument("--throughput-only", action="store_true", help="only the throughput figures (JSON line)")
     args = parser.parse_args()
     data_dir = datasets.shared_data_dir()
     if data_dir is None:
         sys.exit("needs ../shared/data or $TOWNSQUARE_SHARED_DATA")
+    if args.throughput_only:
+        print(json.dumps({"cores": 1} | throughput_figures(data_dir, args.runs, not args.no_accurate)))
+        return
     modes = ["fast"] if args.no_accurate else ["fast", "accurate"]
     global _CACHE_DIR
     _CACHE_DIR = args.embedding_cache
@@ -157,18 +191,7 @@ def main() -> None:
         } | extra
     out["language"] = language_figures(data_dir)
     out["personal_data"] = pii_figures(args.pii_per_kind)
-    posts = [r.text for r in datasets.intent_set()] + [r.text for r in datasets.xlmt(data_dir, "val")]
-    out["throughput_fast_msgs_per_s"] = throughput("fast", (posts * 2)[:4000], args.runs)
-    if not args.no_accurate:
-        out["throughput_accurate_msgs_per_s"] = throughput("accurate", posts[:300], max(1, args.runs // 2))
-        # A second realistic set: XLM-T val tweets, every 8th (all 8 languages), longer than our posts.
-        tweets = [r.text for r in datasets.xlmt(data_dir, "val")][::8]
-        out["throughput_accurate_xlmt_val_msgs_per_s"] = throughput("accurate", tweets, max(1, args.runs // 2))
-        out["routed_to_e5"] = {
-            "throughput_posts": routed_share(posts[:300]),
-            "xlmt_val": routed_share([r.text for r in datasets.xlmt(data_dir, "val")]),
-            "complaint_tweets": routed_share([r.text for r in datasets.complaints(data_dir)]),
-        }
+    out |= throughput_figures(data_dir, args.runs, not args.no_accurate)
 
     print_table(out)
     print(json.dumps(out, ensure_ascii=False))
@@ -277,14 +300,22 @@ def print_table(out: dict[str, Any]) -> None:
     )
     for kind, s in out["personal_data"].items():
         rows.append((f"personal data: {kind}", "P, R >= 0.95", f"P {s['precision']:.3f} R {s['recall']:.3f}"))
-    rows.append(("throughput fast (msgs/s, 1 core)", ">= 1000", f"{out['throughput_fast_msgs_per_s']:.0f}"))
+    rows.append(
+        (
+            "throughput fast (msgs/s, 1 core)",
+            ">= 1000",
+            f"{out['throughput_fast_msgs_per_s']:.0f} (per CPU-second {out['throughput_fast_msgs_per_cpu_s']:.0f})",
+        )
+    )
     if "throughput_accurate_msgs_per_s" in out:
         rows.append(
             (
                 "throughput accurate (msgs/s, 1 core)",
                 ">= 100",
-                f"our posts {out['throughput_accurate_msgs_per_s']:.0f}, "
-                f"XLM-T val tweets {out['throughput_accurate_xlmt_val_msgs_per_s']:.0f}",
+                f"our posts {out['throughput_accurate_msgs_per_s']:.0f} "
+                f"(per CPU-second {out['throughput_accurate_msgs_per_cpu_s']:.0f}), "
+                f"XLM-T val tweets {out['throughput_accurate_xlmt_val_msgs_per_s']:.0f} "
+                f"(per CPU-second {out['throughput_accurate_xlmt_val_msgs_per_cpu_s']:.0f})",
             )
         )
         r = out["routed_to_e5"]

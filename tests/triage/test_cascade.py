@@ -114,6 +114,6 @@ def test_choose_cascade_spends_the_budget() -> None:
     rng = np.random.default_rng(1)
     sent = rng.dirichlet([1, 1, 1], 5000).astype(np.float32)
     comp = rng.random((5000, 1)).astype(np.float32)
-    t_sent, t_comp = choose_cascade(sent, comp, budget=0.2)
-    assert 0.12 < np.mean(margin(sent) < t_sent) < 0.16  # 70 % of the budget
-    assert 0.04 < np.mean(margin(comp) < t_comp) < 0.08  # the rest
+    t_sent, t_comp = choose_cascade(sent, comp, sentiment_quantile=0.14, complaint_quantile=0.06)
+    assert 0.12 < np.mean(margin(sent) < t_sent) < 0.16
+    assert 0.04 < np.mean(margin(comp) < t_comp) < 0.08

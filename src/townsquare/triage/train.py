@@ -38,10 +38,13 @@ BLEND_GRID = tuple(round(0.1 * k, 1) for k in range(11))
 BIAS_GRID = tuple(round(0.1 * k, 1) for k in range(-10, 11))
 SENTIMENT_BIAS = True  # tune per-class decision biases for sentiment (5-fold CV on the training data)
 # The accurate model's cascade: these encoders embed every post; the others (e5) only the share
-# ``CASCADE_BUDGET`` of posts that the first stage is least sure about (on the training rows).
+# posts that the first stage is least sure about: the 10.5 % least sure of their sentiment and the
+# 7 % least sure of complaint or not, as quantiles of the stage-1 out-of-fold margins on the
+# training rows (the two sets overlap). 7 % rather than 4.5 % for complaint: complaint F1 in CV
+# 0.818 -> 0.822 (target 0.82) for 1.3 points more of our posts sent to e5.
 CASCADE_ENCODERS: tuple[str, ...] = ("use",)
-CASCADE_BUDGET = 0.15
-CASCADE_SENTIMENT_SHARE = 0.7  # of the budget: sentiment-unsure posts; the rest complaint-unsure
+CASCADE_SENTIMENT_QUANTILE = 0.105
+CASCADE_COMPLAINT_QUANTILE = 0.07
 ALPHA_GRID = tuple(round(0.1 * k, 1) for k in range(11))
 SEED = 13
 
@@ -505,13 +508,15 @@ def _fit_stage(
 
 
 def choose_cascade(
-    sentiment_oof: FloatArray, complaint_oof: FloatArray, budget: float = CASCADE_BUDGET
+    sentiment_oof: FloatArray,
+    complaint_oof: FloatArray,
+    sentiment_quantile: float = CASCADE_SENTIMENT_QUANTILE,
+    complaint_quantile: float = CASCADE_COMPLAINT_QUANTILE,
 ) -> tuple[float, float]:
-    """Margins below which a post goes on to the full model: the ``budget`` share of posts, split
-    between sentiment-unsure (``CASCADE_SENTIMENT_SHARE`` of it) and complaint-unsure posts, as
-    quantiles of the stage-1 out-of-fold margins on the training rows."""
-    t_sent = float(np.quantile(margin(sentiment_oof), budget * CASCADE_SENTIMENT_SHARE))
-    t_comp = float(np.quantile(margin(complaint_oof), budget * (1 - CASCADE_SENTIMENT_SHARE)))
+    """Margins below which a post goes on to the full model: the quantiles ``sentiment_quantile``
+    and ``complaint_quantile`` of the stage-1 out-of-fold margins on the training rows."""
+    t_sent = float(np.quantile(margin(sentiment_oof), sentiment_quantile))
+    t_comp = float(np.quantile(margin(complaint_oof), complaint_quantile))
     return round(t_sent, 4), round(t_comp, 4)
 
 
@@ -608,7 +613,7 @@ def train_accurate(
             "heads": heads1,
             "sentiment_margin": t_sent,
             "complaint_margin": t_comp,
-            "budget": CASCADE_BUDGET,
+            "budget": round(CASCADE_SENTIMENT_QUANTILE + CASCADE_COMPLAINT_QUANTILE, 4),
         }
     arrays["config"] = np.array(json.dumps(config))
     return arrays, config
