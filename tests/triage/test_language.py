@@ -135,3 +135,11 @@ def test_no_complaint_tweet_is_called_hindi(data_dir: Path) -> None:
     texts = [r.text for r in datasets.complaints(data_dir)]
     got = _languages(texts)
     assert sum(lang == "hi" for lang, _ in got) <= len(texts) // 500
+
+
+def test_numbers_lend_no_letters_to_the_vote() -> None:
+    from townsquare.triage.language import clean_for_language
+
+    assert clean_for_language("@acme call me on +49 151 23456789, IBAN DE89370400440532013000 #fail") == (
+        "call me on iban fail"
+    )

@@ -73,7 +73,9 @@ HINDI_MIN_SHARE = 0.15
 HINDI_CONFIDENCE = 0.9
 _NON_LATIN = frozenset({"ar", "fa", "ur", "he", "ru", "uk", "bg", "el", "sr", "th", "ja", "zh", "ko", "hi", "bn"})
 
-_STRIP = re.compile(r"https?://\S+|www\.\S+|@\w+|#")
+# Links, handles, the hash of hashtags, and every token with a digit in it: an IBAN
+# ("DE89370400...") or an order number would otherwise lend its letters ("de") to the vote.
+_STRIP = re.compile(r"https?://\S+|www\.\S+|@\w+|\S*\d\S*|#")
 _HAS_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _NOT_WORDS = frozenset({"rt", "http", "https", "url", "amp", "gt", "lt"})
@@ -81,7 +83,8 @@ _ROMAN_WORD = re.compile(r"(?<![^\W\d_])[a-z]+(?![^\W\d_])")
 
 
 def clean_for_language(text: str) -> str:
-    """Drop what says nothing about the language: links, handles, the hash of hashtags."""
+    """Drop what says nothing about the language: links, handles, the hash of hashtags, tokens
+    with digits (phone numbers, IBANs, order numbers)."""
     return " ".join(_STRIP.sub(" ", text).split()).lower()
 
 
