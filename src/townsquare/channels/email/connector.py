@@ -119,7 +119,9 @@ class EmailConnector(Connector):
                     if messages:
                         continue
                 log.debug("e-mail %s: waiting for new mail after %s", self.account, position)
-                session.wait_for_mail(stop, IDLE_RESTART_SECONDS)
+                # Re-open the folder at least every `poll_seconds` even under IDLE: some servers
+                # (pymap among them) do not announce mail delivered behind their back.
+                session.wait_for_mail(stop, min(IDLE_RESTART_SECONDS, self.settings.poll_seconds))
                 state = session.select()
 
     def _next_batch(

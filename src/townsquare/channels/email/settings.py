@@ -34,7 +34,12 @@ class EmailSettings(ConnectorSettings):
     processed_folder: str = Field(default="Townsquare", min_length=1, description="Target folder of processed=move.")
     sent_folder: str = Field(default="", description="Folder to keep a copy of each reply in (e.g. Sent); empty: none.")
     idle: bool = Field(default=True, description="Wait for new mail with IMAP IDLE when the server offers it.")
-    poll_seconds: float = Field(default=60.0, ge=1, description="Pause between checks when IDLE is off or missing.")
+    poll_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        description="Pause between checks when IDLE is off or missing; under IDLE the folder "
+        "is also re-opened this often, for servers that do not announce every delivery.",
+    )
 
     @field_validator("from_address")
     @classmethod
