@@ -4,6 +4,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -19,12 +20,16 @@ def load_bench() -> ModuleType:
     return module
 
 
-def test_bench_scenarios_hide_labels_and_keep_burst_topics_out_of_the_baseline() -> None:
+def load_corpus() -> tuple[ModuleType, list[Any]]:
     bench = load_bench()
     root = bench.data_dir()
     if root is None:
         pytest.skip("labelled data not present (../shared/data or TOWNSQUARE_SHARED_DATA)")
-    corpus = bench.load_corpus(root)
+    return bench, bench.load_corpus(root)
+
+
+def test_bench_scenarios_hide_labels_and_keep_burst_topics_out_of_the_baseline() -> None:
+    bench, corpus = load_corpus()
     pools = bench.burst_pools(corpus, "mixed")
     assert {"de:disruption", "en:transport"} <= pools.keys()
     scenario = bench.simulate(7, corpus, pools, days=1, per_minute=1.0, bursts_per_week=2)
@@ -46,11 +51,7 @@ def test_bench_without_data_exits_with_a_message(monkeypatch: pytest.MonkeyPatch
 
 
 def test_event_tier_is_german_social_posts_about_one_event_and_topics_recur() -> None:
-    bench = load_bench()
-    root = bench.data_dir()
-    if root is None:
-        pytest.skip("labelled data not present (../shared/data or TOWNSQUARE_SHARED_DATA)")
-    corpus = bench.load_corpus(root)
+    bench, corpus = load_corpus()
     pools = bench.burst_pools(corpus, "event")
     assert {"de:event:strike", "de:event:wifi"} <= pools.keys()
     assert all(len(post.text) <= bench.EVENT_MAX_CHARS and post.language == "de" for p in pools.values() for post in p)
