@@ -90,7 +90,7 @@ def test_split_move_and_remove_ticked_conversations(client: TestClient, users: U
     csrf = sign_in(client)
 
     page = client.get(f"/incidents/{outage}").text
-    assert "Split into a new incident" in page and page.count('name="conversation_ids"') == 4
+    assert "Split into a new incident" in page and page.count('form="selected" name="conversation_ids"') == 4
     split = client.post(
         f"/incidents/{outage}/selected",
         data={"do": "split", "conversation_ids": ids[:2], "split_title": "Only Berlin", "csrf": csrf},
@@ -110,6 +110,16 @@ def test_split_move_and_remove_ticked_conversations(client: TestClient, users: U
         assert store.get_incident(conn, outage)["conversation_count"] == 1  # type: ignore[index]  # forged CSRF
     refused = client.post(f"/incidents/{outage}/selected", data={"do": "split", "csrf": csrf})
     assert "choose the conversations" in refused.text
+
+    # Each row's Remove button sends the same form with just its conversation.
+    row_form = (
+        f'name="conversation_ids" value="{ids[3]}"><button class="link-dark" type="submit" name="do" value="remove"'
+    )
+    assert row_form in client.get(f"/incidents/{outage}").text
+    client.post(f"/incidents/{outage}/selected", data={"do": "remove", "conversation_ids": ids[3], "csrf": csrf})
+    with runtime.db.read() as conn:
+        assert store.get_incident(conn, outage)["conversation_count"] == 0  # type: ignore[index]
+    assert client.post(f"/incidents/{outage}/selected", data={"do": "explode", "csrf": csrf}).status_code == 422
 
 
 def test_the_board_says_while_detection_is_still_learning(client: TestClient, users: Users, runtime: Runtime) -> None:

@@ -128,19 +128,6 @@ def web_add_to_incident(
     )
 
 
-@router.post("/incidents/{incident_id}/remove")
-def web_remove(
-    request: Request,
-    incident_id: str,
-    conversation_id: Annotated[str, Form(max_length=64)],
-    csrf: Annotated[str, Form()] = "",
-) -> RedirectResponse:
-    actions = get_runtime(request).incident_actions
-    return _back(
-        request, incident_id, csrf, lambda actor: actions.remove_conversations(actor, incident_id, [conversation_id])
-    )
-
-
 @router.post("/incidents/{incident_id}/selected")
 def web_selected(
     request: Request,
@@ -151,8 +138,8 @@ def web_selected(
     target_incident_id: Annotated[str, Form(max_length=64)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    """The bulk bar under an incident's conversations: split the ticked ones into a new incident,
-    move them to another open one, or take them out."""
+    """The bulk bar under an incident's conversations (split the ticked ones into a new incident,
+    move them to another open one, or take them out) and each row's Remove button."""
     actions = get_runtime(request).incident_actions
     ids = list(conversation_ids)
     if do == "split":
