@@ -122,3 +122,18 @@ def test_an_opening_incident_takes_in_earlier_posts_that_fit_it_without_reading_
     [opened] = [s for s in signals if s.kind == "opened"]
     assert opened.detected_at > news.created_at
     assert "news" in opened.message_ids
+
+
+def test_posts_kept_for_incidents_to_take_in_are_bounded() -> None:
+    from townsquare.incidents.detector import PASSING_KEPT
+
+    chatter = [
+        ReportIn(id=f"p{n}", created_at=ONSET + timedelta(seconds=n / 10), text=f"hello {n}", is_problem=False)
+        for n in range(PASSING_KEPT + 500)
+    ]
+    detector = IncidentDetector()
+    run(chatter, detector)
+    assert len(detector.snapshot()["passing"]) == PASSING_KEPT
+    restored = IncidentDetector.restore(json.loads(json.dumps(detector.snapshot())))
+    run([chatter[-1].model_copy(update={"id": "late"})], restored)
+    assert len(restored.snapshot()["passing"]) == PASSING_KEPT

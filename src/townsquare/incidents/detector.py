@@ -35,6 +35,9 @@ from townsquare.incidents.grouping import Member, OpenIncident
 from townsquare.incidents.text import extract
 
 SNAPSHOT_VERSION = 1
+PASSING_KEPT = 2000
+"""Recent non-report posts kept for an opening incident to take in: enough for an hour of a busy
+brand's chatter, and a bound on memory and on the saved state when traffic is huge."""
 
 
 class ReportIn(BaseModel):
@@ -154,7 +157,7 @@ class IncidentDetector:
         self._buffer: deque[Member] = deque()
         # Recent messages that did not read as problem reports ("GDL beendet Bahn-Streik"): not
         # counted, but an incident that opens takes in those that fit its profile.
-        self._passing: deque[Member] = deque()
+        self._passing: deque[Member] = deque(maxlen=PASSING_KEPT)
         self._open: dict[str, OpenIncident] = {}
         self._started: float | None = None
         self._last_t: float | None = None
@@ -221,7 +224,7 @@ class IncidentDetector:
         detector._shares.load_json(data["shares"])
         detector._recent.load_json(data["recent"])
         detector._buffer = deque(_member_from_json(m) for m in data["buffer"])
-        detector._passing = deque(_member_from_json(m) for m in data.get("passing", []))
+        detector._passing = deque((_member_from_json(m) for m in data.get("passing", [])), maxlen=PASSING_KEPT)
         detector._open = {i["key"]: OpenIncident.from_json(i) for i in data["open"]}
         detector._started = None if data["started"] is None else float(data["started"])
         detector._last_t = None if data["last_t"] is None else float(data["last_t"])
@@ -335,7 +338,7 @@ class IncidentDetector:
         chosen_ids = {m.id for m in chosen}
         self._buffer = deque(m for m in self._buffer if m.id not in chosen_ids)
         passing_ids = {m.id for m in passing}
-        self._passing = deque(m for m in self._passing if m.id not in passing_ids)
+        self._passing = deque((m for m in self._passing if m.id not in passing_ids), maxlen=PASSING_KEPT)
         for m in chosen:
             # They are explained now: take them out of the unexplained counts.
             self._recent.remove(m.features, m.t)
