@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api_client import conversations, detail
 from tests.channels.bluesky import peer
 from tests.channels.bluesky.conftest import unique_handle
 from tests.conftest import Users, townsquare_server, wait_for
@@ -65,18 +66,6 @@ def connect(runtime: Runtime, network: peer.Network, bluesky: peer.Client, compa
             "acme",
             {"handle": company.handle, "app_password": app_password["password"], "service_url": network.pds},
         )
-
-
-def conversations(base: str, users: Users) -> list[dict[str, Any]]:
-    response = httpx.get(f"{base}/api/conversations", headers=users.headers("viewer"))
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
-
-
-def detail(base: str, users: Users, conversation_id: str) -> dict[str, Any]:
-    response = httpx.get(f"{base}/api/conversations/{conversation_id}", headers=users.headers("viewer"))
-    document: dict[str, Any] = response.json()
-    return document
 
 
 def test_network_listens_on_loopback_only(bluesky_network: peer.Network) -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.api_client import conversations, detail
 from tests.conftest import LiveServer, Users, free_port, townsquare_server, wait_for
 from townsquare.channels.demo.network import DemoNetwork
 from townsquare.channels.demo.payloads import DemoUser
@@ -60,20 +61,6 @@ def connect(runtime: Runtime, setup: Setup) -> None:
                 "webhook_secret": "hook-secret",
             },
         )
-
-
-def conversations(base: str, users: Users) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = httpx.get(f"{base}/api/conversations", headers=users.headers("viewer")).json()[
-        "items"
-    ]
-    return items
-
-
-def detail(base: str, users: Users, conversation_id: str) -> dict[str, Any]:
-    document: dict[str, Any] = httpx.get(
-        f"{base}/api/conversations/{conversation_id}", headers=users.headers("viewer")
-    ).json()
-    return document
 
 
 def brand_posts(network: DemoNetwork) -> list[Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from tests.api_client import conversations, detail
 from tests.channels.email.conftest import account_settings
 from tests.channels.email.helpers import customer_mail, mailbox_contents, message_id
 from tests.channels.email.mailservers import MailServers, MailUser
@@ -31,19 +32,6 @@ def connect(runtime: Runtime, servers: MailServers, company: MailUser) -> None:
     stored["password"] = settings.password.get_secret_value()
     with runtime.db.write() as conn:
         accounts.upsert_account(conn, "email", "acme", stored)
-
-
-def conversations(base: str, users: Users) -> list[dict[str, Any]]:
-    response = httpx.get(f"{base}/api/conversations", headers=users.headers("viewer"))
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
-
-
-def detail(base: str, users: Users, conversation_id: str) -> dict[str, Any]:
-    document: dict[str, Any] = httpx.get(
-        f"{base}/api/conversations/{conversation_id}", headers=users.headers("viewer")
-    ).json()
-    return document
 
 
 def serve(runtime: Runtime) -> Any:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from tests import api_client as api
 from tests.channels.feeds.feedserver import FeedServer, Post, wordpress_feed
 from tests.conftest import Users, free_port, townsquare_server, wait_for
 from townsquare.channels.listeners import ListenerService
@@ -78,18 +79,11 @@ def account_state(runtime: Runtime, account: str) -> tuple[str, str | None]:
 
 
 def conversations(base: str, users: Users) -> list[dict[str, Any]]:
-    response = httpx.get(f"{base}/api/conversations", params={"limit": 100}, headers=users.headers("viewer"))
-    response.raise_for_status()
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
+    return api.conversations(base, users, limit="100")
 
 
 def messages(base: str, users: Users) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for conversation in conversations(base, users):
-        detail = httpx.get(f"{base}/api/conversations/{conversation['id']}", headers=users.headers("viewer")).json()
-        found += detail["messages"]
-    return found
+    return api.all_messages(base, users, limit="100")
 
 
 def count(base: str, users: Users, expected: int) -> bool:
