@@ -20,6 +20,7 @@ from tests.incidents_e2e.outage import (
     RESOLVED,
     UPDATE,
     brand_posts,
+    connect_demo,
     demo_network,
     reply_to,
     usual_traffic,
@@ -28,7 +29,6 @@ from townsquare.channels.demo.payloads import DemoPost, DemoUser
 from townsquare.config import AlertWebhook, Settings
 from townsquare.runtime import Runtime
 from townsquare.security.signatures import sign
-from townsquare.store import accounts
 
 CALM = [
     "@acme how do I activate roaming before my trip to Spain?",
@@ -68,13 +68,7 @@ def test_burst_incident_mass_reply_resolution_and_status_page(
         alert_webhooks=[AlertWebhook(url=hook_url, secret="alert-secret")],
     )
     runtime = Runtime.create(settings)
-    with runtime.db.write() as conn:
-        accounts.upsert_account(
-            conn,
-            "demo",
-            "acme",
-            {"base_url": network.base_url, "handle": "acme", "api_key": "api-key", "webhook_secret": "hook-secret"},
-        )
+    connect_demo(runtime, network)
     users = Users(runtime)
     agent = users.headers("agent")
     runtime.pipeline.process(usual_traffic())  # the detector compares with the usual volume of each topic

@@ -15,11 +15,11 @@ from fastapi import FastAPI
 
 from tests.api_client import conversations, detail
 from tests.conftest import LiveServer, Users, free_port, townsquare_server, wait_for
+from tests.incidents_e2e.outage import connect_demo
 from townsquare.channels.demo.network import DemoNetwork
 from townsquare.channels.demo.payloads import DemoUser
 from townsquare.config import Settings
 from townsquare.runtime import Runtime
-from townsquare.store import accounts
 
 BRAND = DemoUser(id="u-acme", handle="acme", name="Acme Mobile", followers=48_000)
 LENA = DemoUser(id="u-lena", handle="lena.hoffmann", name="Lena Hoffmann", followers=640)
@@ -49,18 +49,7 @@ def demo_network() -> Iterator[Setup]:
 
 
 def connect(runtime: Runtime, setup: Setup) -> None:
-    with runtime.db.write() as conn:
-        accounts.upsert_account(
-            conn,
-            "demo",
-            "acme",
-            {
-                "base_url": setup.network.base_url,
-                "handle": "acme",
-                "api_key": "api-key",
-                "webhook_secret": "hook-secret",
-            },
-        )
+    connect_demo(runtime, setup.network)
 
 
 def brand_posts(network: DemoNetwork) -> list[Any]:
