@@ -205,8 +205,11 @@ def _unsure(texts: list[str]) -> Any:
     from townsquare.triage.triager import accurate_probabilities
 
     fast, accurate = FastModel.load(), AccurateModel.load()
+    languages = [r.language for r in triage_all("fast", texts)]
     masks = [
-        accurate_probabilities(accurate, fast.predict(texts[i : i + 256]), texts[i : i + 256])[1]
+        accurate_probabilities(accurate, fast.predict(texts[i : i + 256]), texts[i : i + 256], languages[i : i + 256])[
+            1
+        ]
         for i in range(0, len(texts), 256)
     ]
     return np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
@@ -222,6 +225,7 @@ def _cascade_cv(texts: list[str]) -> CascadeCV | None:
     import numpy as np
 
     from townsquare.triage.models import AccurateModel, FastModel, margin
+    from townsquare.triage.sentiment_inputs import sentiment_inputs
 
     accurate = AccurateModel.load()
     cascade = accurate.cascade
@@ -231,6 +235,8 @@ def _cascade_cv(texts: list[str]) -> CascadeCV | None:
     cache = EmbeddingCache(_CACHE_DIR, accurate.encoders)
     emb = cache.embed(texts, only=cascade.encoders)
     head = next(h for h in cascade.heads if h.name == "sentiment")
+    if head.language_inputs:
+        emb = sentiment_inputs(emb, texts, [r.language for r in triage_all("fast", texts)])
     p = head.blend_with(fast.predict(texts)["sentiment"], emb)
     return CascadeCV(cascade.encoders, cascade.complaint_margin, np.asarray(margin(p) < cascade.sentiment_margin))
 

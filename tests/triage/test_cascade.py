@@ -66,7 +66,7 @@ def test_cascade_sends_only_unsure_posts_to_the_expensive_encoder(fake_encoders:
         "intent": np.full((4, 6), 0.1, np.float32),
         "spam": np.zeros((4, 1), np.float32),
     }
-    probs, unsure = triager_module.accurate_probabilities(_model(), fast, texts)
+    probs, unsure = triager_module.accurate_probabilities(_model(), fast, texts, ["en"] * len(texts))
     assert unsure.tolist() == [False, True, False, True]
     assert fake_encoders["use"].seen == texts  # the cheap encoder sees every post
     assert fake_encoders["e5"].seen == ["maybe", "hmm"]  # e5 only the unsure ones
@@ -84,7 +84,7 @@ def test_no_cascade_sends_every_post_to_every_encoder(fake_encoders: dict[str, F
     model = _model()
     plain = AccurateModel(heads=model.heads, config=model.config)
     fast = {"sentiment": np.full((2, 3), 1 / 3, np.float32), "intent": np.full((2, 6), 0.1, np.float32)}
-    _, unsure = triager_module.accurate_probabilities(plain, fast, ["sure", "maybe"])
+    _, unsure = triager_module.accurate_probabilities(plain, fast, ["sure", "maybe"], ["en", "de"])
     assert unsure.all()
     assert fake_encoders["e5"].seen == ["sure", "maybe"]
 

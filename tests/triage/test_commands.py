@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from townsquare.triage.commands import register
 from townsquare.triage.models import AccurateModel, FastModel
+from townsquare.triage.sentiment_inputs import input_width
 
 
 def make_app() -> typer.Typer:
@@ -185,6 +186,9 @@ def test_train_command_builds_the_accurate_model_too(tmp_path: Path) -> None:
     assert model.encoders == ("use",)
     assert {h.name for h in model.heads} == {"sentiment", "intent", "spam", "needs_reply"}
     assert all(0.0 <= h.blend <= 1.0 for h in model.heads)
+    sentiment = next(h for h in model.heads if h.name == "sentiment")
+    assert sentiment.language_inputs  # language copies + English lexicon scores
+    assert sentiment.weights.shape == (input_width(512), 3)
 
 
 def test_train_command_rejects_unknown_encoders(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from .features import HashedNgrams, weigh
 from .linear import FloatArray, HeadSlice, dequantize, probabilities, sigmoid, softmax, sparse_scores
+from .sentiment_inputs import sentiment_inputs
 
 MODELS_DIR = Path(__file__).parent / "models"
 FAST_FILE = MODELS_DIR / "fast.npz"
@@ -153,6 +154,9 @@ class DenseHead:
     blend: float  # weight of this head against the fast head: p = blend * dense + (1 - blend) * fast
     # Per-class decision biases added to log p after blending (softmax heads); see ``decide_bias``.
     log_bias: FloatArray | None = None
+    # The head reads ``sentiment_inputs`` (language copies + English lexicon) instead of the bare
+    # embedding; see ``sentiment_inputs.py``.
+    language_inputs: bool = False
 
     def predict(self, emb: FloatArray) -> FloatArray:
         z = (emb @ self.weights + self.bias[None, :]).astype(np.float32)
@@ -191,6 +195,7 @@ def _heads(arrays: dict[str, npt.NDArray[Any]], specs: list[dict[str, Any]], pre
             multilabel=h["multilabel"],
             blend=float(h["blend"]),
             log_bias=np.asarray(h["log_bias"], dtype=np.float32) if h.get("log_bias") is not None else None,
+            language_inputs=bool(h.get("language_inputs", False)),
         )
         for h in specs
     )
@@ -247,18 +252,34 @@ class AccurateModel:
     def encoders(self) -> tuple[str, ...]:
         return tuple(self.config.get("encoders", ["e5"]))
 
-    def refine(self, fast: dict[str, FloatArray], emb: FloatArray) -> dict[str, FloatArray]:
+    def refine(self, fast: dict[str, FloatArray], emb: FloatArray, posts: Posts) -> dict[str, FloatArray]:
         """Blend the fast probabilities with the embedding heads' ones (the full model)."""
-        return _refine(self.heads, fast, emb)
+        return _refine(self.heads, fast, emb, posts)
 
-    def refine_stage1(self, fast: dict[str, FloatArray], emb: FloatArray) -> dict[str, FloatArray]:
+    def refine_stage1(self, fast: dict[str, FloatArray], emb: FloatArray, posts: Posts) -> dict[str, FloatArray]:
         """The cascade's first stage: ``emb`` holds the embeddings of ``cascade.encoders`` only."""
         assert self.cascade is not None
-        return _refine(self.cascade.heads, fast, emb)
+        return _refine(self.cascade.heads, fast, emb, posts)
 
 
-def _refine(heads: tuple[DenseHead, ...], fast: dict[str, FloatArray], emb: FloatArray) -> dict[str, FloatArray]:
+@dataclass(frozen=True)
+class Posts:
+    """The texts and languages (detected or hinted) of the posts being refined, row by row."""
+
+    texts: Sequence[str]
+    languages: Sequence[str]
+
+
+def _refine(
+    heads: tuple[DenseHead, ...], fast: dict[str, FloatArray], emb: FloatArray, posts: Posts
+) -> dict[str, FloatArray]:
     out = dict(fast)
+    with_language: FloatArray | None = None
     for head in heads:
-        out[head.name] = head.blend_with(fast[head.name], emb)
+        x = emb
+        if head.language_inputs:
+            if with_language is None:
+                with_language = sentiment_inputs(emb, posts.texts, posts.languages)
+            x = with_language
+        out[head.name] = head.blend_with(fast[head.name], x)
     return out

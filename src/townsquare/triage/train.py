@@ -26,6 +26,7 @@ from .language import FastTextLid, clean_for_language, combine
 from .linear import FloatArray, quantize
 from .models import ACCURATE_FILE, FAST_FILE, apply_log_bias, margin
 from .schema import INTENTS, SENTIMENTS
+from .sentiment_inputs import sentiment_inputs
 
 # Inverse regularization strengths, chosen by cross-validation on the training splits
 # (5-fold for the small sets, a fixed 300-per-language hold-out for sentiment); see docs/triage.md.
@@ -33,17 +34,23 @@ C_SENTIMENT = 3.0
 C_LANGUAGE = 10.0
 C_INTENT = 10.0
 C_DENSE = 1.0
+# The sentiment heads read three copies of the embedding plus lexicon scores (``sentiment_inputs``)
+# and want more regularization than the bare embedding: C 1 was lower on XLM-T val, and among 0.2,
+# 0.3 and 0.5 none won clearly (docs/triage.md, "What we tried for sentiment").
+C_DENSE_SENTIMENT = 0.3
 POOL_WEIGHT = 1.0  # weight of a fully confident teacher label relative to a gold label
 BLEND_GRID = tuple(round(0.1 * k, 1) for k in range(11))
 BIAS_GRID = tuple(round(0.1 * k, 1) for k in range(-10, 11))
 SENTIMENT_BIAS = True  # tune per-class decision biases for sentiment (5-fold CV on the training data)
 # The accurate model's cascade: these encoders embed every post; the others (e5) only the share
-# posts that the first stage is least sure about: the 10.5 % least sure of their sentiment and the
+# posts that the first stage is least sure about: the 5 % least sure of their sentiment and the
 # 7 % least sure of complaint or not, as quantiles of the stage-1 out-of-fold margins on the
 # training rows (the two sets overlap). 7 % rather than 4.5 % for complaint: complaint F1 in CV
-# 0.818 -> 0.822 (target 0.82) for 1.3 points more of our posts sent to e5.
+# 0.818 -> 0.822 (target 0.82) for 1.3 points more of our posts sent to e5. 5 % for sentiment
+# (10.5 % before the sentiment heads read ``sentiment_inputs``): stage 1 is now as good as the full
+# model on English, so more e5 bought about a point of German and cost the 100 posts/s on one core.
 CASCADE_ENCODERS: tuple[str, ...] = ("use",)
-CASCADE_SENTIMENT_QUANTILE = 0.105
+CASCADE_SENTIMENT_QUANTILE = 0.05
 CASCADE_COMPLAINT_QUANTILE = 0.07
 ALPHA_GRID = tuple(round(0.1 * k, 1) for k in range(11))
 SEED = 13
@@ -461,6 +468,7 @@ def _oof(
     y: npt.NDArray[np.int64],
     n_classes: int,
     progress: Callable[[int], None],
+    c_dense: float = C_DENSE,
 ) -> tuple[FloatArray, list[FloatArray]]:
     """Out-of-fold probabilities of the fast (sparse) model and of a dense model per embedding, 5 folds."""
     width = 1 if n_classes == 2 else n_classes
@@ -471,7 +479,7 @@ def _oof(
         train = np.setdiff1d(np.arange(len(y)), test)
         if len(set(y[train].tolist())) >= 2:
             for model, xs, out in [(_logreg(c_fast), x_sparse, p_fast)] + [
-                (_logreg(C_DENSE), e, o) for e, o in zip(embs, p_dense, strict=True)
+                (_logreg(c_dense), e, o) for e, o in zip(embs, p_dense, strict=True)
             ]:
                 model.fit(xs[train], y[train])
                 proba = model.predict_proba(xs[test])
@@ -490,14 +498,19 @@ class _Fitted:
 
 
 def _fit_stage(
-    y: npt.NDArray[np.int64], emb: FloatArray, p_fast: FloatArray, p_dense: FloatArray, n_classes: int
+    y: npt.NDArray[np.int64],
+    emb: FloatArray,
+    p_fast: FloatArray,
+    p_dense: FloatArray,
+    n_classes: int,
+    c_dense: float = C_DENSE,
 ) -> _Fitted:
     blend = _choose_blend(y, p_fast, p_dense, 1 if n_classes == 2 else n_classes)
     if len(set(y.tolist())) < 2:
         w = np.zeros((emb.shape[1], 1), np.float32)
         b = np.array([8.0 if y[0] else -8.0], np.float32)
     else:
-        clf = _logreg(C_DENSE).fit(emb, y)
+        clf = _logreg(c_dense).fit(emb, y)
         w, b = clf.coef_.T.astype(np.float32), clf.intercept_.astype(np.float32)
     oof = (blend * p_dense + (1 - blend) * p_fast).astype(np.float32)
     log_bias = None
@@ -533,6 +546,7 @@ def _head_arrays(
             "multilabel": False,
             "blend": f.blend,
             "log_bias": None if f.log_bias is None else [round(float(v), 2) for v in f.log_bias],
+            "language_inputs": True,
         }
     )
     arrays[f"{prefix}W_sentiment"], arrays[f"{prefix}b_sentiment"] = f.weights, f.bias
@@ -588,11 +602,16 @@ def train_accurate(
     for name, labels, rows, y in tasks:
         texts = [r.text for r in rows]
         embs = [cache.embed(texts)] + ([cache.embed(texts, only=cheap)] if cascade else [])
+        c_dense = C_DENSE
+        if name == "sentiment":
+            languages = [r.language or "" for r in rows]
+            embs = [sentiment_inputs(e, texts, languages) for e in embs]
+            c_dense = C_DENSE_SENTIMENT
         x_sparse = _matrix(featurizer, texts, idf)
         n_classes = 2 if len(labels) == 1 else len(labels)
-        p_fast, p_dense = _oof(x_sparse, embs, y, n_classes, advance)
+        p_fast, p_dense = _oof(x_sparse, embs, y, n_classes, advance, c_dense)
         for stage, emb, pd in zip(stages, embs, p_dense, strict=True):
-            stage[name] = _fit_stage(y, emb, p_fast, pd, n_classes)
+            stage[name] = _fit_stage(y, emb, p_fast, pd, n_classes, c_dense)
         advance(1)
 
     heads, arrays, _ = _head_arrays(stages[0], "")
@@ -602,6 +621,7 @@ def train_accurate(
         "blend_per_intent": {i: stages[0][f"intent:{i}"].blend for i in INTENTS},
         "trained": datetime.now(UTC).strftime("%Y-%m-%d"),
         "c_dense": C_DENSE,
+        "c_dense_sentiment": C_DENSE_SENTIMENT,
         "sentiment_bias_tuned_on": "5-fold CV on the training data" if SENTIMENT_BIAS else None,
     }
     if cascade:

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from .language import FastTextLid, clean_for_language, combine, decide
 from .linear import FloatArray
-from .models import ENCODERS, AccurateModel, Encoder, FastModel
+from .models import ENCODERS, AccurateModel, Encoder, FastModel, Posts
 from .personal_data import find_personal_data
 from .schema import INTENTS, SENTIMENTS, CustomPattern, PersonalDataSpan, TriageInput, TriageResult
 from .urgency import detect_signals, urgency_score
@@ -45,24 +45,31 @@ def embed(names: Sequence[str], texts: Sequence[str]) -> FloatArray:
 
 
 def accurate_probabilities(
-    accurate: AccurateModel, probs: dict[str, FloatArray], texts: Sequence[str]
+    accurate: AccurateModel, probs: dict[str, FloatArray], texts: Sequence[str], languages: Sequence[str]
 ) -> tuple[dict[str, FloatArray], npt.NDArray[np.bool_]]:
     """The accurate model's probabilities, and which posts went through the full model.
 
     With a cascade, the cheap encoders (USE) embed every post and the expensive ones (e5) only
     the posts that stage 1 is unsure about; without one, every post gets every encoder.
+    ``languages`` (one code per post) feed the sentiment heads' language inputs.
     """
     cascade = accurate.cascade
+    posts = Posts(texts, languages)
     if cascade is None:
-        return accurate.refine(probs, embed(accurate.encoders, texts)), np.ones(len(texts), dtype=bool)
+        emb = embed(accurate.encoders, texts)
+        return accurate.refine(probs, emb, posts), np.ones(len(texts), dtype=bool)
     cheap = {name: shared_encoder(name).encode(texts) for name in cascade.encoders}
-    out = accurate.refine_stage1(probs, np.hstack([cheap[n] for n in cascade.encoders]).astype(np.float32))
+    out = accurate.refine_stage1(probs, np.hstack([cheap[n] for n in cascade.encoders]).astype(np.float32), posts)
     unsure = cascade.uncertain(out)
     idx = np.flatnonzero(unsure)
     if idx.size:
         subset = [texts[int(i)] for i in idx]
         parts = [cheap[n][idx] if n in cheap else shared_encoder(n).encode(subset) for n in accurate.encoders]
-        full = accurate.refine({k: v[idx] for k, v in probs.items()}, np.hstack(parts).astype(np.float32))
+        full = accurate.refine(
+            {k: v[idx] for k, v in probs.items()},
+            np.hstack(parts).astype(np.float32),
+            Posts(subset, [languages[int(i)] for i in idx]),
+        )
         for name, values in full.items():
             out[name] = out[name].copy()
             out[name][idx] = values
@@ -91,32 +98,36 @@ class Triager:
                 self._accurate = AccurateModel.load()
             return self._fast, self._accurate
 
+    @staticmethod
+    def _languages(items: Sequence[TriageInput], fast: FastModel, own: FloatArray) -> list[tuple[str, float]]:
+        """(language, confidence) per post: the hint when given (confidence 1.0), else detected."""
+        out = [((item.language or "").lower(), 1.0) for item in items]
+        need = [i for i, item in enumerate(items) if not item.language]
+        cleaned = [clean_for_language(items[i].text) for i in need]
+        ft = shared_lid().distribution(cleaned)
+        labels = fast.head("language").labels
+        alpha = float(fast.config.get("language_alpha", 0.5))
+        for k, i in enumerate(need):
+            out[i] = decide(combine(ft[k], own[i], labels, alpha), cleaned[k])
+        return out
+
     def triage(self, items: Sequence[TriageInput]) -> list[TriageResult]:
         if not items:
             return []
         fast, accurate = self._models()
         texts = [item.text for item in items]
         probs = fast.predict(texts)
+        languages = self._languages(items, fast, probs["language"])
         if accurate is not None:
-            probs, _ = accurate_probabilities(accurate, probs, texts)
-        lid = shared_lid()
-
-        need_lang = [i for i, item in enumerate(items) if not item.language]
-        cleaned = [clean_for_language(texts[i]) for i in need_lang]
-        ft = lid.distribution(cleaned)
-        lang_head = fast.head("language")
-        alpha = float(fast.config.get("language_alpha", 0.5))
-        languages: dict[int, tuple[str, float]] = {}
-        for k, i in enumerate(need_lang):
-            dist = combine(ft[k], probs["language"][i], lang_head.labels, alpha)
-            languages[i] = decide(dist, cleaned[k])
+            codes = [languages[i][0] for i in range(len(items))]
+            probs, _ = accurate_probabilities(accurate, probs, texts, codes)
 
         spam_threshold = float(fast.config.get("spam_threshold", 0.5))
         reply_threshold = float(fast.config.get("needs_reply_threshold", 0.5))
         complaint_col = INTENTS.index("complaint")
         results: list[TriageResult] = []
         for i, item in enumerate(items):
-            language, confidence = languages.get(i, ((item.language or "").lower(), 1.0))
+            language, confidence = languages[i]
             sentiment = probs["sentiment"][i]
             intent = probs["intent"][i]
             spam = bool(probs["spam"][i, 0] >= spam_threshold)
