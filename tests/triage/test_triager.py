@@ -97,3 +97,19 @@ def test_accurate_mode_gives_the_same_fields_and_sane_answers() -> None:
     for r in results:
         assert abs(sum(r.sentiment_scores.values()) - 1) < 1e-3
         assert set(r.intent_scores) == set(INTENTS)
+
+
+def test_accurate_sentiment_reads_the_language_of_a_regional_hint() -> None:
+    text = "The app crashed again and support never answered, this is a joke!!!"
+    triager = load_triager("accurate")
+    plain, regional, german = triager.triage(
+        [
+            TriageInput(id="en", text=text, language="en"),
+            TriageInput(id="en-US", text=text, language="en-US"),
+            TriageInput(id="de", text=text, language="de"),
+        ]
+    )
+    assert regional.language == "en-us"  # the hint is reported as given (lower case)
+    assert regional.sentiment_scores == plain.sentiment_scores
+    # The language decides which copy of the weights and whether English lexicon scores apply.
+    assert german.sentiment_scores != plain.sentiment_scores

@@ -119,7 +119,8 @@ class Triager:
         probs = fast.predict(texts)
         languages = self._languages(items, fast, probs["language"])
         if accurate is not None:
-            codes = [languages[i][0] for i in range(len(items))]
+            # A hint may carry a region ("en-US", "de_AT"): the sentiment inputs want the language.
+            codes = [code.replace("_", "-").split("-")[0] for code, _ in languages]
             probs, _ = accurate_probabilities(accurate, probs, texts, codes)
 
         spam_threshold = float(fast.config.get("spam_threshold", 0.5))
