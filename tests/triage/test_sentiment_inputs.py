@@ -35,3 +35,10 @@ def test_lexicon_columns_are_scaled() -> None:
 def test_rows_must_line_up() -> None:
     with pytest.raises(ValueError):
         sentiment_inputs(np.zeros((2, 2), np.float32), ["one"], ["en", "de"])
+
+
+def test_hostile_english_posts_give_finite_scores() -> None:
+    texts = ["!" * 50_000, "not " * 5_000, "<script>alert(1)</script>' OR 1=1 --", "\ud800\x00 broken", ""]
+    scores = lexicon_scores(texts, ["en"] * len(texts))
+    assert scores.shape == (len(texts), 4)
+    assert np.all(np.isfinite(scores))
