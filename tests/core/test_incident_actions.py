@@ -114,3 +114,5 @@ def test_move_between_open_incidents_is_audited_and_refuses_closed_targets(runti
         actions.move(ADMIN, source, target, [ids[1]])
     with pytest.raises(Invalid):
         actions.move(ADMIN, source, source, [ids[1]])
+    with pytest.raises(Invalid, match="choose another incident"):
+        actions.move(ADMIN, source, "", [ids[1]])  # the web form sent no target

@@ -29,6 +29,7 @@ def test_triage_command_reports_bad_lines_and_goes_on() -> None:
         "[1, 2]",
         "",
         '{"id": "3", "text": "Mail: a.b@example.com"}',
+        '{"id": "4", "text": "hi", "language": "' + "x" * 5000 + '"}',
     ]
     result = CliRunner().invoke(make_app(), ["triage"], input="\n".join(lines) + "\n")
     assert result.exit_code == 0, result.output
@@ -51,8 +52,8 @@ def test_triage_command_reports_bad_lines_and_goes_on() -> None:
     assert ok[1]["language"] == "en"
     assert ok[2]["personal_data"] == [{"kind": "email", "start": 6, "end": 21}]
     errors = [json.loads(x) for x in result.stderr.splitlines() if x.startswith("{")]
-    assert [e["line"] for e in errors] == [2, 4, 5]
-    assert "3 bad line(s)" in result.stderr
+    assert [e["line"] for e in errors] == [2, 4, 5, 8]  # 8: a language hint of 5,000 characters
+    assert "4 bad line(s)" in result.stderr
 
 
 def test_triage_command_rejects_unknown_model() -> None:

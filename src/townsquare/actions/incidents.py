@@ -176,7 +176,7 @@ class IncidentActions:
         self._require(actor, Role.AGENT)
         if not conversation_ids:
             raise Invalid("choose the conversations to move")
-        if source_id == target_id:
+        if not target_id or source_id == target_id:
             raise Invalid("choose another incident to move the conversations to")
         with self.db.write() as conn:
             self._incident(conn, source_id)

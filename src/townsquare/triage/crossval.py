@@ -19,17 +19,17 @@ import numpy as np
 import numpy.typing as npt
 
 from .data import Labelled
-from .evaluate import Report, binary_f1, score
+from .evaluate import Report, score
 from .features import HashedNgrams, document_frequency
 from .linear import FloatArray, sigmoid
 from .schema import INTENTS
 from .train import (
-    BLEND_GRID,
     C_DENSE,
     C_INTENT,
     POOL_WEIGHT,
     EmbeddingCache,
     TrainingSet,
+    _choose_blend,
     _fit_binary,
     _folds,
     _matrix,
@@ -61,11 +61,6 @@ def _sparse_fit_predict(
     return sigmoid(z.astype(np.float32).reshape(-1, 1))[:, 0]
 
 
-def _inner_blend(texts: list[str], emb: FloatArray, y: list[bool], featurizer: HashedNgrams) -> float:
-    """Blend weight chosen by 5-fold CV inside the training folds."""
-    return _inner_blends(texts, [emb], y, featurizer)[0]
-
-
 def _inner_blends(texts: list[str], embs: Sequence[FloatArray], y: list[bool], featurizer: HashedNgrams) -> list[float]:
     """One blend weight per embedding, each chosen by 5-fold CV inside the training folds."""
     y_arr = np.asarray(y)
@@ -78,15 +73,8 @@ def _inner_blends(texts: list[str], embs: Sequence[FloatArray], y: list[bool], f
         )
         for emb, out in zip(embs, p_dense, strict=True):
             out[test] = _dense_fit_predict(emb[train], y_arr[train].tolist(), emb[test])
-    blends = []
-    for pd in p_dense:
-        best, best_f1 = 0.0, -1.0
-        for beta in BLEND_GRID:
-            f1 = binary_f1(y, ((beta * pd + (1 - beta) * p_fast) >= 0.5).tolist())
-            if f1 > best_f1:
-                best, best_f1 = beta, f1
-        blends.append(best)
-    return blends
+    target = y_arr.astype(np.int64)
+    return [_choose_blend(target, p_fast[:, None], pd[:, None], 1) for pd in p_dense]
 
 
 def _distilled_fit_predict(

@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from .features import HashedNgrams, weigh
 from .linear import FloatArray, HeadSlice, dequantize, probabilities, sigmoid, softmax, sparse_scores
+from .schema import INTENTS
 from .sentiment_inputs import sentiment_inputs
 
 MODELS_DIR = Path(__file__).parent / "models"
@@ -218,8 +219,6 @@ class Cascade:
     budget: float
 
     def uncertain(self, probs: dict[str, FloatArray]) -> npt.NDArray[np.bool_]:
-        from .schema import INTENTS
-
         unsure: npt.NDArray[np.bool_] = margin(probs["sentiment"]) < self.sentiment_margin
         complaint = probs["intent"][:, INTENTS.index("complaint") : INTENTS.index("complaint") + 1]
         unsure |= margin(complaint) < self.complaint_margin

@@ -38,7 +38,9 @@ class CustomPattern(BaseModel):
 class TriageInput(BaseModel):
     id: str
     text: str
-    language: str | None = None  # a hint from the network (e.g. the post's declared language)
+    # A hint from the network (the post's declared language, e.g. "de", "en-US"); the same bound
+    # as a stored message's language.
+    language: str | None = Field(default=None, max_length=16)
     author_reach: int | None = Field(default=None, ge=0)
     in_incident: bool = False
 

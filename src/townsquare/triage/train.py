@@ -42,7 +42,7 @@ POOL_WEIGHT = 1.0  # weight of a fully confident teacher label relative to a gol
 BLEND_GRID = tuple(round(0.1 * k, 1) for k in range(11))
 BIAS_GRID = tuple(round(0.1 * k, 1) for k in range(-10, 11))
 SENTIMENT_BIAS = True  # tune per-class decision biases for sentiment (5-fold CV on the training data)
-# The accurate model's cascade: these encoders embed every post; the others (e5) only the share
+# The accurate model's cascade: these encoders embed every post; the others (e5) only the
 # posts that the first stage is least sure about: the 5 % least sure of their sentiment and the
 # 7 % least sure of complaint or not, as quantiles of the stage-1 out-of-fold margins on the
 # training rows (the two sets overlap). 7 % rather than 4.5 % for complaint: complaint F1 in CV
@@ -533,9 +533,7 @@ def choose_cascade(
     return round(t_sent, 4), round(t_comp, 4)
 
 
-def _head_arrays(
-    fitted: dict[str, _Fitted], prefix: str
-) -> tuple[list[dict[str, Any]], dict[str, npt.NDArray[Any]], float]:
+def _head_arrays(fitted: dict[str, _Fitted], prefix: str) -> tuple[list[dict[str, Any]], dict[str, npt.NDArray[Any]]]:
     heads: list[dict[str, Any]] = []
     arrays: dict[str, npt.NDArray[Any]] = {}
     f = fitted["sentiment"]
@@ -560,7 +558,7 @@ def _head_arrays(
         f = fitted[name]
         heads.append({"name": name, "labels": [name], "multilabel": True, "blend": f.blend})
         arrays[f"{prefix}W_{name}"], arrays[f"{prefix}b_{name}"] = f.weights, f.bias
-    return heads, arrays, intent_blend
+    return heads, arrays
 
 
 def train_accurate(
@@ -614,7 +612,7 @@ def train_accurate(
             stage[name] = _fit_stage(y, emb, p_fast, pd, n_classes, c_dense)
         advance(1)
 
-    heads, arrays, _ = _head_arrays(stages[0], "")
+    heads, arrays = _head_arrays(stages[0], "")
     config: dict[str, Any] = {
         "encoders": list(cache.encoders),
         "heads": heads,
@@ -625,7 +623,7 @@ def train_accurate(
         "sentiment_bias_tuned_on": "5-fold CV on the training data" if SENTIMENT_BIAS else None,
     }
     if cascade:
-        heads1, arrays1, _ = _head_arrays(stages[1], "stage1_")
+        heads1, arrays1 = _head_arrays(stages[1], "stage1_")
         arrays |= arrays1
         t_sent, t_comp = choose_cascade(stages[1]["sentiment"].oof, stages[1]["intent:complaint"].oof)
         config["cascade"] = {
