@@ -117,3 +117,25 @@ def test_choose_cascade_spends_the_budget() -> None:
     t_sent, t_comp = choose_cascade(sent, comp, sentiment_quantile=0.14, complaint_quantile=0.06)
     assert 0.12 < np.mean(margin(sent) < t_sent) < 0.16
     assert 0.04 < np.mean(margin(comp) < t_comp) < 0.08
+
+
+def test_full_model_reads_the_language_of_each_routed_post(fake_encoders: dict[str, FakeEncoder]) -> None:
+    """Stage 2 sees only the unsure posts: their languages must come along in the same order."""
+    from townsquare.triage.sentiment_inputs import input_width
+
+    weights = np.zeros((input_width(4), 3), np.float32)
+    weights[[5, 7], 2] = 9.0  # the English copy of the embedding says positive
+    weights[[9, 11], 0] = 9.0  # the German copy says negative
+    sentiment = DenseHead("sentiment", SENTIMENTS, weights, np.zeros(3, np.float32), False, 1.0, language_inputs=True)
+    base = _model()
+    model = AccurateModel(heads=(sentiment, base.heads[1]), config=base.config, cascade=base.cascade)
+    fast = {"sentiment": np.full((4, 3), 1 / 3, np.float32), "intent": np.full((4, 6), 0.1, np.float32)}
+    texts = ["I am sure", "maybe", "so sure", "hmm"]
+    probs, unsure = triager_module.accurate_probabilities(model, fast, texts, ["en", "de", "en", "en"])
+    assert unsure.tolist() == [False, True, False, True]
+    assert [SENTIMENTS[i] for i in probs["sentiment"].argmax(axis=1)] == [
+        "positive",
+        "negative",
+        "positive",
+        "positive",
+    ]
