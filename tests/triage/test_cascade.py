@@ -139,3 +139,56 @@ def test_full_model_reads_the_language_of_each_routed_post(fake_encoders: dict[s
         "positive",
         "positive",
     ]
+
+
+def test_a_language_with_its_own_blend_and_bias_gets_them() -> None:
+    """English posts use the English blend (dense only) and bias; the others the default ones."""
+    dense_negative = np.array([[9.0, 0.0, 0.0]], np.float32)  # the head says negative for any input
+    by_language = {
+        "en": (1.0, np.array([0.0, 0.0, 0.0], np.float32)),
+        "de": (0.0, np.array([0.0, 0.0, 5.0], np.float32)),
+    }
+    head = DenseHead(
+        "sentiment", SENTIMENTS, dense_negative, np.zeros(3, np.float32), False, 0.0, by_language=by_language
+    )
+    fast = np.tile(np.array([[0.1, 0.8, 0.1]], np.float32), (3, 1))  # the fast head says neutral
+    p = head.blend_with(fast, np.ones((3, 1), np.float32), ["en", "fr", "de"])
+    assert [SENTIMENTS[i] for i in p.argmax(axis=1)] == ["negative", "neutral", "positive"]
+    assert np.allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    # Without languages (or with none of the listed ones) the default blend and bias apply.
+    assert np.allclose(head.blend_with(fast, np.ones((3, 1), np.float32)), fast)
+
+
+def test_fit_stage_chooses_a_blend_and_bias_per_listed_language() -> None:
+    from townsquare.triage.train import BY_LANGUAGE, _fit_stage
+
+    rng = np.random.default_rng(2)
+    n = 900
+    languages = np.array(["en", "de", "fr"] * (n // 3))
+    y = rng.integers(0, 3, n)
+    emb = np.eye(3, dtype=np.float32)[y] + rng.normal(scale=0.8, size=(n, 3)).astype(np.float32)
+    good = np.full((n, 3), 0.1, np.float32)
+    good[np.arange(n), y] = 0.8
+    noise = rng.dirichlet([1, 1, 1], n).astype(np.float32)
+    # The dense head is right on English rows only, the fast head on the others.
+    p_dense = np.where((languages == "en")[:, None], good, noise)
+    p_fast = np.where((languages == "en")[:, None], noise, good)
+    fitted = _fit_stage(y, emb, p_fast, p_dense, 3, languages=languages)
+    assert set(fitted.by_language) == set(BY_LANGUAGE) == {"en", "de"}
+    # (the first blend on the grid that reaches the best F1 wins, so only the side is certain)
+    assert fitted.by_language["en"][0] > 0.5 > fitted.by_language["de"][0] and fitted.blend < 0.5
+    assert fitted.oof.shape == (n, 3)
+    assert np.mean(fitted.oof.argmax(axis=1) == y) > 0.9
+
+
+def test_fit_stage_shares_the_blend_when_a_language_has_few_rows() -> None:
+    from townsquare.triage.train import MIN_ROWS_BY_LANGUAGE, _fit_stage
+
+    rng = np.random.default_rng(3)
+    n = MIN_ROWS_BY_LANGUAGE + 60  # enough English rows, 60 German ones: German shares the default
+    languages = np.array(["en"] * MIN_ROWS_BY_LANGUAGE + ["de"] * 60)
+    y = rng.integers(0, 3, n)
+    p = rng.dirichlet([1, 1, 1], n).astype(np.float32)
+    fitted = _fit_stage(y, np.eye(3, dtype=np.float32)[y], p, p, 3, languages=languages)
+    assert set(fitted.by_language) == {"en"}
+    assert fitted.oof.shape == (n, 3) and np.allclose(fitted.oof.sum(axis=1), 1.0, atol=1e-5)

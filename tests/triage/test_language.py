@@ -96,7 +96,7 @@ def test_empty_and_emoji_posts_stay_undetermined() -> None:
 
 
 def test_train_language_builds_the_hindi_list_from_train_splits(tmp_path: Path) -> None:
-    hindi = ["kya baat hai yaar", "kya hua bhai", "yaar kya scene hai", "bhai kya hai", "nahi yaar"]
+    hindi = ["kya baat hai yaar", "kya hua bhai", "yaar kya scene hai me", "bhai kya hai", "nahi yaar me", "acha ji"]
     english = ["what a day", "the train is late again", "love it"]
     for folder, lines in {"hindi": hindi, "english": english}.items():
         base = tmp_path / "sentiment-xlmt" / folder
@@ -108,8 +108,8 @@ def test_train_language_builds_the_hindi_list_from_train_splits(tmp_path: Path) 
         words = npz["hindi_words"].tolist()
     assert summary["hindi_words"] == len(words)
     assert {"kya", "yaar"} <= set(words)
-    assert "bhai" not in words  # in two tweets only: below the minimum count
-    assert "hai" not in words  # a word of wordfreq's English list
+    assert "bhai" in words and "acha" not in words  # in two tweets (the minimum count), in one
+    assert "me" not in words  # a common word of wordfreq's English list
     assert HindiLexicon(tmp_path / "out" / "language.npz").is_hindi("kya re")
 
 
@@ -129,6 +129,13 @@ def test_xlmt_val_languages(data_dir: Path) -> None:
     rows = [(r.text, r.language or "") for r in datasets.xlmt(data_dir, "val")]
     assert _accuracy([r for r in rows if r[1] != "hi"]) >= 0.98
     assert _accuracy([r for r in rows if r[1] == "hi"]) >= 0.5
+
+
+def test_xlmt_val_with_the_languages_we_found_by_reading(data_dir: Path) -> None:
+    rows = list(datasets.xlmt(data_dir, "val", audited=True))
+    assert _accuracy([(r.text, r.language or "") for r in rows]) >= 0.975
+    hindi_set = [(r.text, r.language or "") for r in rows if r.extra["set_language"] == "hi"]
+    assert _accuracy(hindi_set) >= 0.9  # romanized Hindi found, the set's English tweets English
 
 
 def test_no_complaint_tweet_is_called_hindi(data_dir: Path) -> None:

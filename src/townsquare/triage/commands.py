@@ -156,13 +156,15 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         names = [n.strip() for n in encoders.split(",") if n.strip()]
         if not names or any(n not in ENCODERS for n in names):
             raise typer.BadParameter(f"--encoders takes a comma-separated list of {', '.join(ENCODERS)}")
+        from .language_train import train_language
+
+        # First: choosing the fast model's language mix reads the romanized-Hindi list.
+        language = train_language(data_dir, out)  # models/language.npz (romanized Hindi)
         with _progress() as progress:
             summary: dict[str, Any] = train(
                 data_dir, labelled or [], model, out, limit, embedding_cache, progress, names
             )
-        from .language_train import train_language
-
-        summary["language"] = train_language(data_dir, out)  # models/language.npz (romanized Hindi)
+        summary["language"] = language
         typer.echo(json.dumps(summary, indent=2))
 
     @eval_app.command("triage")

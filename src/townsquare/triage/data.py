@@ -9,6 +9,7 @@ and ``townsquare eval triage`` take it as well.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -18,6 +19,24 @@ from pathlib import Path
 from .schema import INTENTS, SENTIMENTS
 
 INTENTS_FILE = Path(__file__).parent / "data" / "intents.jsonl"
+# XLM-T's language of a tweet is the set it was collected into; we read these sets line by line
+# and wrote down the language of every line that is not in its set's language (docs/triage.md,
+# "The language audit"). Only the ids and our labels are kept here, not the tweets.
+LANGUAGE_AUDIT_FILE = Path(__file__).parent / "data" / "xlmt_language_audit.jsonl"
+# The files we read in full, with the start of their SHA-1: the audit applies to these exact
+# files only (a line of them not in the audit file is in its set's language).
+LANGUAGE_AUDITED: dict[tuple[str, str], str] = {
+    ("ar", "val"): "99f9fba1103b",
+    ("de", "val"): "4b369cc542bb",
+    ("en", "val"): "ca17afd6f328",
+    ("es", "val"): "59d10173a990",
+    ("fr", "val"): "ef4ead37fd3e",
+    ("hi", "val"): "fcac566c0259",
+    ("it", "val"): "8a008d508374",
+    ("pt", "val"): "c851c6fa9f47",
+    ("de", "train"): "ac7f0ac87a78",
+    ("hi", "train"): "5cbd10a8dfd8",
+}
 
 XLMT_LANGUAGES: dict[str, str] = {
     "arabic": "ar",
@@ -63,23 +82,38 @@ def _lines(path: Path) -> list[str]:
     return lines
 
 
-def xlmt(data_dir: Path, split: str) -> Iterator[Labelled]:
-    """XLM-T tweet sentiment (0 negative, 1 neutral, 2 positive), one language folder each."""
+def language_audit() -> dict[str, str]:
+    """Our language of each XLM-T line that is not in its set's language, by row id."""
+    return {row["id"]: row["language"] for row in map(json.loads, _lines(LANGUAGE_AUDIT_FILE))}
+
+
+def xlmt(data_dir: Path, split: str, audited: bool = False) -> Iterator[Labelled]:
+    """XLM-T tweet sentiment (0 negative, 1 neutral, 2 positive), one language folder each.
+
+    ``language`` is the set's language; with ``audited``, it is the language we found when we read
+    the line (``LANGUAGE_AUDIT_FILE``; "und" for a line without words to judge) in the files we
+    read (``LANGUAGE_AUDITED``), and ``extra["set_language"]`` keeps the set's.
+    """
+    audit = language_audit() if audited else {}
     for folder, code in XLMT_LANGUAGES.items():
         base = data_dir / "sentiment-xlmt" / folder
         if not (base / f"{split}_text.txt").exists():
             continue
+        raw = (base / f"{split}_text.txt").read_bytes()
+        checked = hashlib.sha1(raw, usedforsecurity=False).hexdigest()[:12] == LANGUAGE_AUDITED.get((code, split))
         texts = _lines(base / f"{split}_text.txt")
         labels = _lines(base / f"{split}_labels.txt")
         if len(texts) != len(labels):
             raise ValueError(f"{base}: {len(texts)} texts but {len(labels)} labels in {split}")
         for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
+            row_id = f"xlmt-{code}-{split}-{i}"
             yield Labelled(
                 text=text,
                 source=f"xlmt-{split}",
-                language=code,
+                language=audit.get(row_id, code) if checked else code,
                 sentiment=SENTIMENTS[int(label)],
-                id=f"xlmt-{code}-{split}-{i}",
+                id=row_id,
+                extra={"set_language": code} if audited else {},
             )
 
 

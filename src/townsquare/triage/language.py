@@ -9,8 +9,9 @@ Three sources of evidence and one rule:
    the words of the post with the frequency lists that ship inside the ``wordfreq`` package
    (``p(words | l) = prod p(w | l)``, ``WORD_FLOOR`` for a word the list of ``l`` lacks). This is
    what tells "obrigado" from Spanish and "bedankt" from German, where character n-grams hesitate.
-3. Our own hashed n-gram head (trained by ``townsquare train`` on the XLM-T tweets of 7
-   languages, inside ``fast.npz``) knows tweet spelling and hashtags. It is mixed in as
+3. Our own hashed n-gram head (trained by ``townsquare train`` on the XLM-T training tweets of
+   8 languages, each labelled with the language we found when we read it, inside ``fast.npz``)
+   knows tweet spelling, hashtags and romanized Hindi. It is mixed in as
 
        p(l) = alpha * ft(l) + (1 - alpha) * own(l) * ft(covered)    for l the own head knows
        p(l) = ft(l)                                                 otherwise
@@ -21,11 +22,12 @@ Three sources of evidence and one rule:
    ``SHORT_ALPHA``: on short customer-service posts the tweet-trained head pulled posts towards
    German and English ("Worst airline ever" -> de).
 
-Romanized Hindi (XLM-T's "Hindi" is Hindi-English code-mix in Latin letters) is a rule: a post
-whose best language is written in Latin script is Hindi when it has two words of our romanized-
-Hindi word list (``models/language.npz``, built by ``language_train.py`` from the XLM-T Hindi
-*train* tweets), or one that makes up at least ``HINDI_MIN_SHARE`` of its words. Hindi in
-Devanagari is fastText's.
+Romanized Hindi (XLM-T's "Hindi" is Hindi-English code-mix in Latin letters) is also a rule,
+because fastText scatters it over Latin-script languages (Finnish, Croatian, Indonesian...) with
+a confidence the own head cannot outweigh: a post whose best language is written in Latin script
+is Hindi when it has two words of our romanized-Hindi word list (``models/language.npz``, built
+by ``language_train.py`` from the XLM-T Hindi *train* tweets we found to be Hindi), or one that
+makes up at least ``HINDI_MIN_SHARE`` of its words. Hindi in Devanagari is fastText's.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -158,15 +158,29 @@ class DenseHead:
     # The head reads ``sentiment_inputs`` (language copies + English lexicon) instead of the bare
     # embedding; see ``sentiment_inputs.py``.
     language_inputs: bool = False
+    # A blend and decision biases of their own for posts in these languages (the others get
+    # ``blend`` and ``log_bias``): German training rows are mostly GermEval, whose classes are
+    # balanced unlike XLM-T's, and the fast head helps less on English than elsewhere.
+    by_language: dict[str, tuple[float, FloatArray]] = field(default_factory=dict)
 
     def predict(self, emb: FloatArray) -> FloatArray:
         z = (emb @ self.weights + self.bias[None, :]).astype(np.float32)
         return sigmoid(z) if self.multilabel or len(self.labels) == 1 else softmax(z)
 
-    def blend_with(self, fast: FloatArray, emb: FloatArray) -> FloatArray:
-        """``blend * dense + (1 - blend) * fast``, then the decision biases (softmax heads only)."""
-        p = (self.blend * self.predict(emb) + (1.0 - self.blend) * fast).astype(np.float32)
-        return p if self.log_bias is None else apply_log_bias(p, self.log_bias)
+    def blend_with(self, fast: FloatArray, emb: FloatArray, languages: Sequence[str] | None = None) -> FloatArray:
+        """``blend * dense + (1 - blend) * fast``, then the decision biases (softmax heads only),
+        each by the post's language where ``by_language`` has one."""
+        dense = self.predict(emb)
+        p = (self.blend * dense + (1.0 - self.blend) * fast).astype(np.float32)
+        if self.log_bias is not None:
+            p = apply_log_bias(p, self.log_bias)
+        if self.by_language and languages is not None:
+            lang = np.asarray(languages)
+            for code, (blend, log_bias) in self.by_language.items():
+                rows = np.flatnonzero(lang == code)
+                if rows.size:
+                    p[rows] = apply_log_bias(blend * dense[rows] + (1.0 - blend) * fast[rows], log_bias)
+        return p
 
 
 def apply_log_bias(p: FloatArray, log_bias: FloatArray) -> FloatArray:
@@ -197,6 +211,10 @@ def _heads(arrays: dict[str, npt.NDArray[Any]], specs: list[dict[str, Any]], pre
             blend=float(h["blend"]),
             log_bias=np.asarray(h["log_bias"], dtype=np.float32) if h.get("log_bias") is not None else None,
             language_inputs=bool(h.get("language_inputs", False)),
+            by_language={
+                code: (float(v["blend"]), np.asarray(v["log_bias"], dtype=np.float32))
+                for code, v in (h.get("by_language") or {}).items()
+            },
         )
         for h in specs
     )
@@ -280,5 +298,5 @@ def _refine(
             if with_language is None:
                 with_language = sentiment_inputs(emb, posts.texts, posts.languages)
             x = with_language
-        out[head.name] = head.blend_with(fast[head.name], x)
+        out[head.name] = head.blend_with(fast[head.name], x, posts.languages)
     return out
