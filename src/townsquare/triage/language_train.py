@@ -5,8 +5,8 @@ of them are plain English. We read the Hindi training set line by line and noted
 language (``data.LANGUAGE_AUDIT_FILE``). The word list keeps the words that mark romanized
 Hindi: words found in at least ``MIN_COUNT`` of the training tweets we found to be Hindi, in at
 most ``MAX_OTHER`` training tweets of the other seven sets, and rarer than
-``MAX_ENGLISH_FREQUENCY`` in wordfreq's English list ("hai", "kya", "nahi", "bhai", but not "me",
-"to" or "are"). ``language.py`` says Hindi when a Latin-script post has two such words, or one
+``MAX_ENGLISH_FREQUENCY`` in wordfreq's English list ("kya", "nahi", "bhai", but not "hai",
+which Italian tweets use, nor "me", "to" or "are"). ``language.py`` says Hindi when a Latin-script post has two such words, or one
 that makes up at least 15 % of its words.
 
 Built from the XLM-T *train* splits only (``townsquare train`` calls :func:`train_language`). The
