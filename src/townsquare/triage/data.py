@@ -76,7 +76,11 @@ def shared_data_dir() -> Path | None:
 
 
 def _lines(path: Path) -> list[str]:
-    lines = path.read_text(encoding="utf-8").split("\n")
+    return _split_lines(path.read_text(encoding="utf-8"))
+
+
+def _split_lines(text: str) -> list[str]:
+    lines = text.split("\n")
     while lines and lines[-1] == "":
         lines.pop()
     return lines
@@ -101,7 +105,8 @@ def xlmt(data_dir: Path, split: str, audited: bool = False) -> Iterator[Labelled
             continue
         raw = (base / f"{split}_text.txt").read_bytes()
         checked = hashlib.sha1(raw, usedforsecurity=False).hexdigest()[:12] == LANGUAGE_AUDITED.get((code, split))
-        texts = _lines(base / f"{split}_text.txt")
+        # as read_text would: universal newlines
+        texts = _split_lines(raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"))
         labels = _lines(base / f"{split}_labels.txt")
         if len(texts) != len(labels):
             raise ValueError(f"{base}: {len(texts)} texts but {len(labels)} labels in {split}")
