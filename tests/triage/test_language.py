@@ -150,3 +150,10 @@ def test_numbers_lend_no_letters_to_the_vote() -> None:
     assert clean_for_language("@acme call me on +49 151 23456789, IBAN DE89370400440532013000 #fail") == (
         "call me on iban fail"
     )
+
+
+def test_compatibility_forms_read_as_their_language() -> None:
+    presentation_forms = "ﺍﻵﻥ ﻳﻨﻬﺾ ﺗﺤﺪﻱ ﺇﻳﺮﺍﻥ، ﻭﻓﻴﻤﺎ ﻛﺎﻥ ﺍﻟﻄﺒﻴﻌﻲ ﺃﻥ ﺗﻘﻮﺩ ﻣﺼﺮ ﺍﻟﻤﻮﺍﺟﻬﺔ"  # Arabic, as some apps send it
+    # "Vielen Dank für die schnelle Hilfe" typed in full-width letters
+    full_width = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in "Vielen Dank für die schnelle Hilfe")
+    assert [lang for lang, _ in _languages([presentation_forms, full_width])] == ["ar", "de"]

@@ -86,8 +86,10 @@ _ROMAN_WORD = re.compile(r"(?<![^\W\d_])[a-z]+(?![^\W\d_])")
 
 def clean_for_language(text: str) -> str:
     """Drop what says nothing about the language: links, handles, the hash of hashtags, tokens
-    with digits (phone numbers, IBANs, order numbers)."""
-    return " ".join(_STRIP.sub(" ", text).split()).lower()
+    with digits (phone numbers, IBANs, order numbers). Compatibility forms are folded first
+    (NFKC): Arabic presentation forms, which some keyboards and apps still send, read as Persian
+    to fastText; full-width Latin letters (from East Asian keyboards) as nothing it knows."""
+    return " ".join(_STRIP.sub(" ", unicodedata.normalize("NFKC", text)).split()).lower()
 
 
 def roman_words(text: str) -> list[str]:
