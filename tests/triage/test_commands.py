@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -158,6 +159,30 @@ def test_train_command_builds_loadable_weights(tmp_path: Path) -> None:
     assert np.allclose(probs["sentiment"].sum(axis=1), 1, atol=1e-4)
     with np.load(out / "fast.npz", allow_pickle=False) as arrays:  # never pickled
         assert "weights_q" in arrays.files
+
+
+def test_train_command_chooses_the_language_mix_with_the_hindi_list_it_ships(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from townsquare.triage import train as train_module
+    from townsquare.triage.language import FastTextLid
+
+    used: list[Path] = []
+
+    class Recording(FastTextLid):
+        def __init__(self, lexicon_path: Path = train_module.LANGUAGE_FILE) -> None:
+            used.append(lexicon_path)
+            super().__init__(lexicon_path)
+
+    monkeypatch.setattr(train_module, "FastTextLid", Recording)
+    data = _tiny_public_data(tmp_path / "data")
+    out = tmp_path / "models"
+    result = CliRunner().invoke(
+        make_app(),
+        ["train", "--data", str(data), "--model", "fast", "--out", str(out), "--limit", "40", "--encoders", "use"],
+    )
+    assert result.exit_code == 0, result.output
+    assert used == [out / "language.npz"]  # built first, into --out; not the package's
 
 
 def test_train_command_builds_the_accurate_model_too(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from . import data as datasets
 from .data import Labelled
 from .features import HashedNgrams, document_frequency, weigh
-from .language import FastTextLid, clean_for_language, combine
+from .language import LANGUAGE_FILE, FastTextLid, clean_for_language, combine
 from .linear import FloatArray, quantize
 from .models import ACCURATE_FILE, FAST_FILE, apply_log_bias, margin
 from .schema import INTENTS, SENTIMENTS
@@ -271,8 +271,11 @@ def fit_small_heads(
     return out
 
 
-def _language_alpha(ts: TrainingSet, featurizer: HashedNgrams, idf: FloatArray, labels: Sequence[str]) -> float:
-    """Pick the fastText/own-model mix on a hold-out of the training tweets and their 3-word snippets."""
+def _language_alpha(
+    ts: TrainingSet, featurizer: HashedNgrams, idf: FloatArray, labels: Sequence[str], lexicon: Path = LANGUAGE_FILE
+) -> float:
+    """Pick the fastText/own-model mix on a hold-out of the training tweets and their 3-word snippets
+    (with the romanized-Hindi list ``lexicon``, the one shipped next to the model being built)."""
     rng = random.Random(SEED)
     rows = list(ts.language)
     rng.shuffle(rows)
@@ -292,7 +295,7 @@ def _language_alpha(ts: TrainingSet, featurizer: HashedNgrams, idf: FloatArray, 
     from scipy.special import softmax as sp_softmax
 
     own = sp_softmax(_matrix(featurizer, texts, idf) @ w + b, axis=1)
-    ft = FastTextLid().distribution([clean_for_language(t) for t in texts])
+    ft = FastTextLid(lexicon).distribution([clean_for_language(t) for t in texts])
     best, best_acc = 0.5, -1.0
     for alpha in ALPHA_GRID:
         hits = 0
@@ -309,6 +312,7 @@ def train_fast(
     featurizer: HashedNgrams | None = None,
     progress: Progress = no_progress,
     pool: Pool | None = None,
+    lexicon: Path = LANGUAGE_FILE,
 ) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
     """Fit every fast head; return the arrays and config of ``fast.npz``."""
     featurizer = featurizer or HashedNgrams()
@@ -334,7 +338,7 @@ def train_fast(
         blocks.append((name, labels, True, w, b))
         steps(1)
 
-    alpha = _language_alpha(ts, featurizer, idf, lang_labels)
+    alpha = _language_alpha(ts, featurizer, idf, lang_labels, lexicon)
     steps(1)
 
     heads, start = [], 0
@@ -710,7 +714,10 @@ def train(
     summary: dict[str, Any] = {"examples": ts.sizes()}
     cache = EmbeddingCache(embedding_cache, encoders)
     pool = teacher_pool(ts, pool_texts(data_dir, (r.text for r in ts.intents), limit), cache, progress)
-    fast_arrays, fast_config = train_fast(ts, progress=progress, pool=pool)
+    # The romanized-Hindi list that will ship with this model: the one just built into out_dir
+    # (``townsquare train`` builds it first), else the package's.
+    lexicon = out_dir / LANGUAGE_FILE.name if out_dir and (out_dir / LANGUAGE_FILE.name).exists() else LANGUAGE_FILE
+    fast_arrays, fast_config = train_fast(ts, progress=progress, pool=pool, lexicon=lexicon)
     save(fast_arrays, fast_path)
     summary["fast"] = {
         "path": str(fast_path),
