@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -142,7 +143,8 @@ def _tiny_public_data(root: Path) -> Path:
     return root
 
 
-def test_train_command_builds_loadable_weights(tmp_path: Path) -> None:
+def _train_fast(tmp_path: Path) -> tuple[Any, Path]:
+    """``townsquare train --model fast`` on the tiny data, into ``tmp_path/models``."""
     data = _tiny_public_data(tmp_path / "data")
     out = tmp_path / "models"
     result = CliRunner().invoke(
@@ -150,6 +152,11 @@ def test_train_command_builds_loadable_weights(tmp_path: Path) -> None:
         ["train", "--data", str(data), "--model", "fast", "--out", str(out), "--limit", "40", "--encoders", "use"],
     )
     assert result.exit_code == 0, result.output
+    return result, out
+
+
+def test_train_command_builds_loadable_weights(tmp_path: Path) -> None:
+    result, out = _train_fast(tmp_path)
     summary = json.loads(result.stdout[result.stdout.index("{") :])
     assert summary["examples"]["language"] == 12
     model = FastModel.load(out / "fast.npz")
@@ -175,13 +182,7 @@ def test_train_command_chooses_the_language_mix_with_the_hindi_list_it_ships(
             super().__init__(lexicon_path)
 
     monkeypatch.setattr(train_module, "FastTextLid", Recording)
-    data = _tiny_public_data(tmp_path / "data")
-    out = tmp_path / "models"
-    result = CliRunner().invoke(
-        make_app(),
-        ["train", "--data", str(data), "--model", "fast", "--out", str(out), "--limit", "40", "--encoders", "use"],
-    )
-    assert result.exit_code == 0, result.output
+    _, out = _train_fast(tmp_path)
     assert used == [out / "language.npz"]  # built first, into --out; not the package's
 
 
