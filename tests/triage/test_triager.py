@@ -113,3 +113,22 @@ def test_accurate_sentiment_reads_the_language_of_a_regional_hint() -> None:
     assert regional.sentiment_scores == plain.sentiment_scores
     # The language decides which copy of the weights and whether English lexicon scores apply.
     assert german.sentiment_scores != plain.sentiment_scores
+
+
+def test_language_reads_a_bounded_prefix_of_a_huge_post(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A post of 100,000 U+FDFA (1.8 million letters once NFKC-folded) is identified from its
+    first MAX_CHARS characters, and still gets a language."""
+    from townsquare.triage import triager as triager_module
+    from townsquare.triage.models import MAX_CHARS
+
+    seen: list[int] = []
+    original = triager_module.clean_for_language
+
+    def spy(text: str) -> str:
+        seen.append(len(text))
+        return original(text)
+
+    monkeypatch.setattr(triager_module, "clean_for_language", spy)
+    result = load_triager("fast").triage([TriageInput(id="1", text="\ufdfa" * 100_000)])[0]
+    assert seen == [MAX_CHARS]
+    assert result.language == "ar"

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from .language import FastTextLid, clean_for_language, combine, decide
 from .linear import FloatArray
-from .models import ENCODERS, AccurateModel, Encoder, FastModel, Posts
+from .models import ENCODERS, MAX_CHARS, AccurateModel, Encoder, FastModel, Posts
 from .personal_data import find_personal_data
 from .schema import INTENTS, SENTIMENTS, CustomPattern, PersonalDataSpan, TriageInput, TriageResult
 from .urgency import detect_signals, urgency_score
@@ -103,7 +103,9 @@ class Triager:
         """(language, confidence) per post: the hint when given (confidence 1.0), else detected."""
         out = [((item.language or "").lower(), 1.0) for item in items]
         need = [i for i, item in enumerate(items) if not item.language]
-        cleaned = [clean_for_language(items[i].text) for i in need]
+        # The first MAX_CHARS characters decide, as for the other heads: NFKC folding can make a
+        # hostile post 18 times longer (one U+FDFA becomes 18 letters).
+        cleaned = [clean_for_language(items[i].text[:MAX_CHARS]) for i in need]
         ft = shared_lid().distribution(cleaned)
         labels = fast.head("language").labels
         alpha = float(fast.config.get("language_alpha", 0.5))
