@@ -192,3 +192,36 @@ def test_fit_stage_shares_the_blend_when_a_language_has_few_rows() -> None:
     fitted = _fit_stage(y, np.eye(3, dtype=np.float32)[y], p, p, 3, languages=languages)
     assert set(fitted.by_language) == {"en"}
     assert fitted.oof.shape == (n, 3) and np.allclose(fitted.oof.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_each_post_gets_the_blend_of_its_language_in_the_full_model(fake_encoders: dict[str, FakeEncoder]) -> None:
+    """Through ``accurate_probabilities``: the languages reach ``blend_with`` row by row."""
+    model = _model()
+    negative = np.zeros((4, 3), np.float32)
+    negative[:, 0] = 9.0  # the dense head says negative for any post
+    sentiment = DenseHead(
+        "sentiment",
+        SENTIMENTS,
+        negative,
+        np.zeros(3, np.float32),
+        False,
+        0.0,  # others: the fast head only
+        by_language={"de": (1.0, np.zeros(3, np.float32))},  # German: the dense head only
+    )
+    plain = AccurateModel(heads=(sentiment, model.heads[1]), config=model.config)
+    fast = {
+        "sentiment": np.tile([[0.1, 0.8, 0.1]], (3, 1)).astype(np.float32),
+        "intent": np.full((3, 6), 0.1, np.float32),
+    }
+    probs, _ = triager_module.accurate_probabilities(plain, fast, ["a", "b", "c"], ["en", "de", "fr"])
+    assert [SENTIMENTS[i] for i in probs["sentiment"].argmax(axis=1)] == ["neutral", "negative", "neutral"]
+
+
+def test_the_shipped_model_carries_english_and_german_blends_in_both_stages() -> None:
+    model = AccurateModel.load()
+    assert model.cascade is not None
+    for heads in (model.heads, model.cascade.heads):
+        sentiment = next(h for h in heads if h.name == "sentiment")
+        assert set(sentiment.by_language) == {"en", "de"}
+        for blend, log_bias in sentiment.by_language.values():
+            assert 0.0 <= blend <= 1.0 and log_bias.shape == (3,) and log_bias[1] == 0.0
