@@ -3,6 +3,7 @@ the status posts that carry updates to the company's own accounts."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from townsquare.clock import utcnow
 from townsquare.ids import new_id
-from townsquare.store import leases
+from townsquare.store import leases, state
 from townsquare.store.tables import (
     contacts,
     conversations,
@@ -28,6 +29,23 @@ from townsquare.store.tables import (
 )
 
 OPEN_STATUSES = ("suspected", "confirmed", "monitoring")
+# What the agent app shows about the incident detector without parsing its whole saved state.
+DETECTOR_SUMMARY_KEY = "incident_detector_summary"
+
+
+def save_detector_summary(conn: Connection, history_hours: float) -> None:
+    state.set_value(conn, DETECTOR_SUMMARY_KEY, json.dumps({"history_hours": round(history_hours, 2)}))
+
+
+def detector_learned_hours(conn: Connection) -> float | None:
+    """Hours of traffic the saved detector has learned from; None before its first save."""
+    saved = state.get_value(conn, DETECTOR_SUMMARY_KEY)
+    if not saved:
+        return None
+    try:
+        return float(json.loads(saved)["history_hours"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def create_incident(conn: Connection, **values: Any) -> str:

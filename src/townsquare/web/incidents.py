@@ -13,7 +13,6 @@ from townsquare.actions import Actor
 from townsquare.api.deps import get_runtime
 from townsquare.api.routes.incidents import incident_detail
 from townsquare.model import Role
-from townsquare.pipeline.stages.incidents import learned_hours
 from townsquare.store import incidents as store
 from townsquare.web.routes import act_then_redirect, render, web_actor
 
@@ -28,7 +27,7 @@ def board(request: Request) -> HTMLResponse:
     with runtime.db.read() as conn:
         current = store.list_incidents(conn, statuses=list(store.OPEN_STATUSES))
         past = store.list_incidents(conn, statuses=["resolved"], limit=20)
-        learned = learned_hours(conn)
+        learned = store.detector_learned_hours(conn)
     learning = runtime.settings.incidents and (learned is None or learned < LEARNED_ENOUGH_HOURS)
     return render(
         request, "incidents.html", actor=actor, current=current, past=past, learning=learning, learned=learned or 0.0

@@ -30,7 +30,6 @@ from townsquare.store.db import Database
 log = logging.getLogger(__name__)
 
 STATE_KEY = "incident_detector"
-SUMMARY_KEY = "incident_detector_summary"  # small: what the agent app shows without parsing the state
 SAVE_EVERY_SECONDS = 60.0
 
 
@@ -163,23 +162,12 @@ class IncidentStage:
     def save(self, conn: Connection | None = None) -> None:
         with self._lock:
             document = json.dumps(self._detector.snapshot())
-            summary = json.dumps({"history_hours": round(self._detector.history_hours(), 2)})
+            hours = self._detector.history_hours()
         if conn is not None:
             state.set_value(conn, STATE_KEY, document)
-            state.set_value(conn, SUMMARY_KEY, summary)
+            store.save_detector_summary(conn, hours)
         else:
             with self.db.write() as fresh:
                 state.set_value(fresh, STATE_KEY, document)
-                state.set_value(fresh, SUMMARY_KEY, summary)
+                store.save_detector_summary(fresh, hours)
         self._saved_at = time.monotonic()
-
-
-def learned_hours(conn: Connection) -> float | None:
-    """Hours of traffic the saved detector has learned from; None before its first save."""
-    saved = state.get_value(conn, SUMMARY_KEY)
-    if not saved:
-        return None
-    try:
-        return float(json.loads(saved)["history_hours"])
-    except (ValueError, KeyError, TypeError):
-        return None
