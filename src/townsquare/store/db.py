@@ -25,12 +25,13 @@ def normalize_url(url: str) -> str:
 
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Let SQLAlchemy's "begin" event decide how transactions start (see below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        record.info["townsquare_synchronous"] = "NORMAL"  # raised per transaction: see _synchronous
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
@@ -40,10 +41,24 @@ def _configure_sqlite(engine: Engine) -> None:
         # Writers take the write lock up front: a deferred transaction that reads and then
         # writes fails at once with SQLITE_BUSY when another writer got in between, instead of
         # waiting. Readers stay deferred, so they never block anybody in WAL mode.
-        if conn.get_execution_options().get("townsquare_write", False):
+        options = conn.get_execution_options()
+        if options.get("townsquare_write", False):
+            _synchronous(conn, "FULL" if options.get("townsquare_durable", False) else "NORMAL")
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
+
+
+def _synchronous(conn: Connection, level: str) -> None:
+    """Set how hard this connection's commits reach the disk, only when it changes (the pool
+    hands connections around). In WAL mode NORMAL survives a killed process but not a power
+    cut; FULL syncs the WAL at every commit, which is what a transaction needs that lets us
+    acknowledge a webhook (the bus journal). PRAGMA synchronous cannot change inside a
+    transaction, so this runs before BEGIN."""
+    info = conn.connection.info
+    if info.get("townsquare_synchronous") != level:
+        conn.exec_driver_sql(f"PRAGMA synchronous={level}")
+        info["townsquare_synchronous"] = level
 
 
 class Database:
@@ -77,9 +92,11 @@ class Database:
             command.upgrade(config, "head")
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, durable: bool = False) -> Iterator[Connection]:
+        """A write transaction. `durable`: the commit must survive a power cut, not only a killed
+        process (SQLite syncs the WAL at this commit; PostgreSQL always does by default)."""
         with self.engine.connect() as connection:
-            connection = connection.execution_options(townsquare_write=True)
+            connection = connection.execution_options(townsquare_write=True, townsquare_durable=durable)
             with connection.begin():
                 yield connection
 

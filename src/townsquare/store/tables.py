@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -331,4 +332,23 @@ status_posts = Table(
 # Mass replies are ordinary replies that remember the incident update they carry.
 replies.append_column(
     Column("incident_update_id", Id, ForeignKey("incident_updates.id", ondelete="SET NULL"), index=True)
+)
+
+# -- bus journal (migration 0003) -------------------------------------------------------------
+
+# Accepted messages not yet processed by the pipeline: a webhook is answered only after its
+# messages are here, and the worker deletes them once stored (or dead-lettered). Rows left by a
+# process that died are replayed at the next start. The id is a database sequence, not a
+# writer-made id, so replay keeps the exact order of acceptance; AUTOINCREMENT on SQLite keeps an
+# id from ever being reused after the journal runs empty.
+bus_journal = Table(
+    "bus_journal",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("channel", String(64), nullable=False),
+    Column("external_id", String(512), nullable=False),
+    # `InboundMessage.model_dump_json()`, kept as text: exactly what `model_validate_json` reads back.
+    Column("message", Text, nullable=False),
+    Column("accepted_at", Timestamp, nullable=False),
+    sqlite_autoincrement=True,
 )
