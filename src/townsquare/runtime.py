@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from townsquare.actions import Actions
 from townsquare.actions.incidents import IncidentActions
 from townsquare.alerts.webhooks import AlertSender
-from townsquare.bus import InMemoryBus
+from townsquare.bus import Bus, DurableBus
 from townsquare.channels.hub import ConnectorHub, TransportFactory
 from townsquare.config import Settings
 from townsquare.events import EventHub
@@ -27,7 +27,7 @@ class Runtime:
     settings: Settings
     db: Database
     events: EventHub
-    bus: InMemoryBus
+    bus: Bus
     pipeline: Pipeline
     actions: Actions
     incident_actions: IncidentActions
@@ -45,7 +45,7 @@ class Runtime:
         with db.write() as conn:
             secret = settings.secret_key.get_secret_value() if settings.secret_key else state.get_or_create_secret(conn)
         events = EventHub()
-        bus = InMemoryBus()
+        bus = DurableBus(db)
         pipeline = Pipeline(db, settings, events)
         hub = ConnectorHub(db, transport_for)
         return cls(
@@ -64,19 +64,24 @@ class Runtime:
         )
 
     def start(self) -> None:
-        """Start the background workers (pipeline and outbox)."""
+        """Start the background workers (pipeline and outbox). What a killed process had accepted
+        but not stored is queued again before the worker runs."""
         if not self.started:
+            self.bus.recover()
             self.worker.start()
             self.outbox.start()
             self.alerts.start()
             self.started = True
 
     def stop(self, drain_seconds: float = 30.0) -> None:
-        """Stop after storing everything already accepted: the in-process bus lives in memory,
-        so a graceful stop drains it before the worker ends."""
+        """Stop after storing everything already accepted. The bus journal would replay it at
+        the next start anyway; draining keeps a restart from waiting for it."""
         if self.started:
             if not self.bus.drain(drain_seconds):
-                log.error("stopping with %d accepted messages not yet stored", self.bus.pending())
+                log.warning(
+                    "stopping with %d accepted messages not yet stored; they stay in the bus journal for the next start",
+                    self.bus.pending(),
+                )
             self.worker.stop()
             self.outbox.stop()
             self.alerts.stop()

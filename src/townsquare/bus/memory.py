@@ -1,47 +1,35 @@
-"""The embedded default: a thread-safe in-process queue."""
+"""A bus that keeps messages in memory only: what a killed process had accepted is lost.
+
+Not what `townsquare serve` uses (see `durable.py`); kept as the baseline `bench/bus.py` measures
+the durable bus against.
+"""
 
 from __future__ import annotations
 
-import queue
-import time
-
 from townsquare.bus.base import Delivery
+from townsquare.bus.local import LocalQueue
 from townsquare.model import InboundMessage
 
 
 class InMemoryBus:
     def __init__(self) -> None:
-        self._queue: queue.Queue[InboundMessage] = queue.Queue()
+        self._queue: LocalQueue[InboundMessage] = LocalQueue()
 
     def publish(self, messages: list[InboundMessage]) -> None:
-        for message in messages:
-            self._queue.put(message)
+        self._queue.put_all(messages)
 
     def consume(self, max_items: int, timeout: float) -> Delivery | None:
-        try:
-            first = self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        batch = [first]
-        while len(batch) < max_items:
-            try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        return Delivery(batch)
+        batch = self._queue.take(max_items, timeout)
+        return Delivery(batch) if batch else None
 
     def ack(self, delivery: Delivery) -> None:
-        for _ in delivery.messages:
-            self._queue.task_done()
+        self._queue.done(len(delivery.messages))
+
+    def recover(self) -> int:
+        return 0  # nothing outlives the process
 
     def drain(self, timeout: float) -> bool:
-        """Wait until everything published so far is acknowledged; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.01)
-        return True
+        return self._queue.drain(timeout)
 
     def pending(self) -> int:
-        return self._queue.unfinished_tasks
+        return self._queue.pending()

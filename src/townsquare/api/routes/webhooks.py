@@ -1,11 +1,12 @@
 """Webhook receivers: no login, but every delivery must carry the network's valid signature.
-Acknowledged as soon as it is parsed and queued; the pipeline does the rest."""
+Acknowledged as soon as it is parsed and written to the bus journal; the pipeline does the rest."""
 
 from __future__ import annotations
 
 import logging
 
 from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from townsquare.api.deps import RuntimeDep
@@ -41,5 +42,7 @@ async def receive(channel: str, account: str, request: Request, runtime: Runtime
         log.warning("webhook for %s/%s refused: %s", channel, account, error)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"malformed payload: {error}") from None
     if messages:
-        runtime.bus.publish(messages)
+        # A database write (it waits for SQLite's write lock while a pipeline batch commits): in a
+        # thread, so the event loop keeps serving. A failure here is a 500 and the network retries.
+        await run_in_threadpool(runtime.bus.publish, messages)
     return Accepted(accepted=len(messages))

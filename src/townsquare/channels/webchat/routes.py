@@ -225,7 +225,10 @@ def build_router(service: WebchatService) -> APIRouter:
             return refused.response()
         now = utcnow()
         external_id = message_external_id(visitor, asked.client_id)
-        service.runtime.bus.publish([visitor_message(visitor, asked, external_id=external_id, now=now)])
+        # Journaled before the 202 (a database write): in a thread, so the event loop keeps serving.
+        await run_in_threadpool(
+            service.runtime.bus.publish, [visitor_message(visitor, asked, external_id=external_id, now=now)]
+        )
         # The visitor's other open tabs show it too.
         service.hub.publish(
             VisitorKey(account, visitor.id),
