@@ -210,8 +210,8 @@ def build_router(service: WebchatService) -> APIRouter:
 
     @router.post("/{account}/messages", status_code=202, response_model=MessageAccepted)
     async def send_message(request: Request, account: str) -> Response:
-        """The visitor writes. Accepted (202) means handed to the pipeline, which stores it as a
-        private message of the visitor's conversation."""
+        """The visitor writes. Accepted (202) means written to the bus journal; the pipeline
+        stores it as a private message of the visitor's conversation."""
         try:
             ctx = await context(request, account)
             visitor = visitor_of(request, ctx)
