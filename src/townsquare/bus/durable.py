@@ -65,8 +65,9 @@ class DurableBus:
         failed delete only means the batch is replayed at the next start and found stored."""
         ids = cast(tuple[int, ...], delivery.token or ())
         try:
-            with self._db.write() as conn:
-                journal.remove(conn, ids)
+            if ids:
+                with self._db.write() as conn:
+                    journal.remove(conn, ids)
         except Exception:
             log.exception(
                 "could not remove %d processed messages from the bus journal; replayed at next start", len(ids)
