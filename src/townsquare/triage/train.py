@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -371,19 +372,52 @@ def train_fast(
 DEFAULT_ENCODERS: tuple[str, ...] = ("use", "e5")
 
 
+# Texts every cache file carries the vectors of, embedded when it was written: a file whose probe
+# vectors the installed encoder no longer gives was made by another encoder version or setup
+# (a prefix, a text cleaning) and is not used. Keys are text hashes only, so without this check
+# stale vectors would train heads that then see other vectors at run time.
+CACHE_PROBE_TEXTS: tuple[str, ...] = (
+    "Danke für die schnelle Hilfe!",
+    "@user still down?? 3rd time this week https://t.co/x",
+    "¿Dónde está mi pedido? 😡",
+)
+CACHE_PROBE_TOLERANCE = 1e-4
+
+log = logging.getLogger(__name__)
+
+
 class EmbeddingCache:
     """Sentence embeddings by text hash, one ``<directory>/<encoder>.npz`` per encoder, so that
-    retraining and cross-validation do not embed the same 20,000 texts again."""
+    retraining and cross-validation do not embed the same 20,000 texts again. A file is used only
+    when the installed encoder still gives its probe vectors (``CACHE_PROBE_TEXTS``)."""
 
     def __init__(self, directory: Path | None, encoders: Sequence[str] = DEFAULT_ENCODERS) -> None:
         self.directory = directory
         self.encoders = tuple(encoders)
         self.vectors: dict[str, dict[str, FloatArray]] = {name: {} for name in self.encoders}
+        self.discarded: list[str] = []  # encoders whose cache file was made by another encoder setup
         for name in self.encoders:
             path = self._path(name)
             if path is not None and path.exists():
                 with np.load(path, allow_pickle=False) as data:
+                    if not self._same_encoder(name, data):
+                        log.warning("embedding cache %s was made by another %s setup; embedding again", path, name)
+                        self.discarded.append(name)
+                        continue
                     self.vectors[name] = dict(zip((str(k) for k in data["keys"]), data["vectors"], strict=True))
+
+    @staticmethod
+    def _probe(name: str) -> FloatArray:
+        from .triager import shared_encoder
+
+        return shared_encoder(name).encode(CACHE_PROBE_TEXTS).astype(np.float32)
+
+    def _same_encoder(self, name: str, data: Any) -> bool:
+        if "probe" not in data.files:
+            return False  # written before probes existed: nothing says which encoder made it
+        saved = data["probe"]
+        probe = self._probe(name)
+        return bool(saved.shape == probe.shape and np.max(np.abs(saved - probe)) <= CACHE_PROBE_TOLERANCE)
 
     def _path(self, name: str) -> Path | None:
         return None if self.directory is None else self.directory / f"{name}.npz"
@@ -416,7 +450,7 @@ class EmbeddingCache:
             if todo and path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 keys = np.array(list(store))
-                np.savez(path, keys=keys, vectors=np.vstack([store[k] for k in keys]))
+                np.savez(path, keys=keys, vectors=np.vstack([store[k] for k in keys]), probe=self._probe(name))
             if texts:
                 parts.append(np.vstack([store[self.key(t)] for t in texts]))
         if not texts:
@@ -713,6 +747,8 @@ def train(
     acc_path = (out_dir / ACCURATE_FILE.name) if out_dir else ACCURATE_FILE
     summary: dict[str, Any] = {"examples": ts.sizes()}
     cache = EmbeddingCache(embedding_cache, encoders)
+    if cache.discarded:
+        summary["embedding_cache_discarded"] = cache.discarded
     pool = teacher_pool(ts, pool_texts(data_dir, (r.text for r in ts.intents), limit), cache, progress)
     # The romanized-Hindi list that will ship with this model: the one just built into out_dir
     # (``townsquare train`` builds it first), else the package's.
