@@ -26,6 +26,10 @@ def kinds(text: str, patterns: tuple[CustomPattern, ...] = ()) -> list[tuple[str
         ("Amex 378282246310005", [("payment_card", "378282246310005")]),
         ("Musterstraße 12a, 10115 Berlin", [("postal_address", "Musterstraße 12a, 10115 Berlin")]),
         ("Lieferung an Karl-Marx-Allee 5/3", [("postal_address", "Karl-Marx-Allee 5/3")]),
+        # Streets named after people keep lower-case name particles.
+        ("an Graf-von-Galen-Straße 5, 48143 Münster", [("postal_address", "Graf-von-Galen-Straße 5, 48143 Münster")]),
+        ("Van-der-Velde-Weg 12", [("postal_address", "Van-der-Velde-Weg 12")]),
+        ("Adresse: Helma-van der Dussen-Ring 7-4", [("postal_address", "Helma-van der Dussen-Ring 7-4")]),
         (
             "ship to 1600 Pennsylvania Avenue, Washington, DC 20500",
             [("postal_address", "1600 Pennsylvania Avenue, Washington, DC 20500")],
@@ -33,6 +37,9 @@ def kinds(text: str, patterns: tuple[CustomPattern, ...] = ()) -> list[tuple[str
         ("geboren am 3. März 1990", [("date_of_birth", "3. März 1990")]),
         ("geb. 24.09.1942", [("date_of_birth", "24.09.1942")]),
         ("DOB: 1985-03-12", [("date_of_birth", "1985-03-12")]),
+        # A date followed by another number is valid as a phone number to libphonenumber; not to us.
+        ("Geboren am 02.04.2002. 8 Tipps gegen Stress", [("date_of_birth", "02.04.2002")]),
+        ("Tel. 01.23.45.67.89", [("phone", "01.23.45.67.89")]),  # French grouping is still a phone
     ],
 )
 def test_finds_each_kind_with_offsets(text: str, expected: list[tuple[str, str]]) -> None:
@@ -102,3 +109,12 @@ def test_public_reply_guard_lets_clean_replies_through() -> None:
     assert decision.allowed
     assert decision.message == ""
     assert decision.spans == []
+
+
+def test_street_names_are_read_with_bounded_repetition() -> None:
+    # Unbounded, every word start of a hostile "Abc-Abc-Abc-..." post rescanned the whole chain
+    # (16,000 parts: 18 s, docs/triage.md); bounded, at most six name parts form a street.
+    text = "-".join(["Abc"] * 40) + "-Straße 5"
+    [span] = find_personal_data(text)
+    assert span.kind == "postal_address"
+    assert text[span.start : span.end] == "-".join(["Abc"] * 6) + "-Straße 5"
