@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 
-from townsquare.triage import CustomPattern, check_public_reply, find_personal_data
+from townsquare.triage import CustomPattern, check_public_reply, find_personal_data, personal_data
 from townsquare.triage.data import intent_set
 from townsquare.triage.pii_testset import CUSTOMER_NUMBER, KINDS, generate, score
 
@@ -118,3 +119,17 @@ def test_street_names_are_read_with_bounded_repetition() -> None:
     [span] = find_personal_data(text)
     assert span.kind == "postal_address"
     assert text[span.start : span.end] == "-".join(["Abc"] * 6) + "-Straße 5"
+
+
+def test_a_hostile_post_of_digit_runs_costs_a_bounded_number_of_phone_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real_matcher = personal_data.phonenumbers.PhoneNumberMatcher
+
+    def counting_matcher(text: str, region: str, **kwargs: Any) -> Any:
+        calls.append(region)
+        return real_matcher(text, region, **kwargs)
+
+    monkeypatch.setattr(personal_data.phonenumbers, "PhoneNumberMatcher", counting_matcher)
+    find_personal_data("1 " * 32_000)  # 2,700 phone-like windows
+    assert len(calls) <= personal_data.MAX_PHONE_CANDIDATES * len(personal_data.PHONE_REGIONS)
+    assert kinds("call 0171 1234567 tomorrow") == [("phone", "0171 1234567")]  # a real post is read as before
