@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -229,3 +232,91 @@ def test_journal_commits_are_synced_to_disk_on_sqlite(sqlite_url: str) -> None:
                 assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == level
     finally:
         db.dispose()
+
+
+class SlowFirstAppend:
+    """journal.append, but the first call waits until told to go on, so that other publishes pile
+    up behind it; a later call can be made to fail."""
+
+    def __init__(self, fail_after_first: bool = False) -> None:
+        self.real = journal.append
+        self.calls: list[int] = []  # entries per call
+        self.inside = threading.Event()
+        self.go_on = threading.Event()
+        self.fail_after_first = fail_after_first
+
+    def __call__(self, conn: Any, entries: Any, now: Any) -> list[int]:
+        self.calls.append(len(entries))
+        if len(self.calls) == 1:
+            self.inside.set()
+            assert self.go_on.wait(10)
+        elif self.fail_after_first:
+            raise OSError("disk full")
+        return self.real(conn, entries, now)
+
+
+def publish_in_threads(bus: DurableBus, names: list[str]) -> tuple[list[threading.Thread], dict[str, BaseException]]:
+    errors: dict[str, BaseException] = {}
+
+    def publish(name: str) -> None:
+        try:
+            bus.publish([message(name, author=name)])
+        except BaseException as error:
+            errors[name] = error
+
+    threads = [threading.Thread(target=publish, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    return threads, errors
+
+
+def wait_until_waiting(bus: DurableBus, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(bus._waiting) < count:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_publishes_that_arrive_during_a_journal_write_share_the_next_one(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append = SlowFirstAppend()
+    monkeypatch.setattr(journal, "append", append)
+    bus = runtime.bus
+    assert isinstance(bus, DurableBus)
+    first, _ = publish_in_threads(bus, ["first"])
+    assert append.inside.wait(10)
+    later, errors = publish_in_threads(bus, [f"later-{i}" for i in range(5)])
+    wait_until_waiting(bus, 5)
+    append.go_on.set()
+    for thread in first + later:
+        thread.join(10)
+    assert errors == {}
+    assert append.calls == [1, 5]  # two commits for six webhooks
+    delivery = bus.consume(100, timeout=1)
+    assert delivery is not None
+    with runtime.db.read() as conn:
+        by_id = dict(conn.execute(select(bus_journal.c.id, bus_journal.c.external_id)).all())
+    # Each queued message carries the journal id of its own row (what ack deletes).
+    assert all(by_id[i] == m.external_id for i, m in zip(delivery.token, delivery.messages, strict=True))
+    assert len(by_id) == 6
+
+
+def test_a_failed_group_commit_fails_every_publish_in_it_and_queues_none(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append = SlowFirstAppend(fail_after_first=True)
+    monkeypatch.setattr(journal, "append", append)
+    bus = runtime.bus
+    assert isinstance(bus, DurableBus)
+    first, first_errors = publish_in_threads(bus, ["first"])
+    assert append.inside.wait(10)
+    later, errors = publish_in_threads(bus, ["a", "b", "c"])
+    wait_until_waiting(bus, 3)
+    append.go_on.set()
+    for thread in first + later:
+        thread.join(10)
+    assert first_errors == {}
+    assert sorted(errors) == ["a", "b", "c"]  # each webhook hears of it (a 500: the network retries)
+    assert all(isinstance(error, OSError) for error in errors.values())
+    assert bus.pending() == 1 and journal_rows(runtime.db) == 1

@@ -15,6 +15,8 @@ several workers on one database are the Redis Streams bus's job.
 from __future__ import annotations
 
 import logging
+import threading
+from dataclasses import dataclass, field
 from typing import cast
 
 from pydantic import ValidationError
@@ -33,6 +35,16 @@ _RECOVERY_PAGE = 1_000
 Queued = tuple[int, InboundMessage]  # (journal id, message)
 
 
+@dataclass
+class _Waiting:
+    """One publish call's entries, waiting for the group commit that writes them."""
+
+    entries: list[journal.Entry]
+    ids: list[int] = field(default_factory=list)
+    error: BaseException | None = None
+    done: bool = False
+
+
 class DurableBus:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -43,16 +55,50 @@ class DurableBus:
         with db.read() as conn:
             self._left_over_upto = journal.newest_id(conn)
         self._recovered = False
+        # Group commit: publishes that arrive while a journal write is in flight wait, and the
+        # next write takes all of them in one transaction (one disk sync for many webhooks).
+        self._group = threading.Condition()
+        self._waiting: list[_Waiting] = []
+        self._writing = False
 
     def publish(self, messages: list[InboundMessage]) -> None:
-        """Journal the messages in one durable write transaction, then queue them. Raises when
-        the database refuses: the caller must not acknowledge what was not written."""
+        """Journal the messages durably, then queue them. Concurrent publishes share one write
+        transaction. Raises when the database refuses: the caller must not acknowledge what was
+        not written."""
         if not messages:
             return
-        entries = [journal.Entry(m.channel, m.external_id, m.model_dump_json()) for m in messages]
-        with self._db.write(durable=True) as conn:
-            ids = journal.append(conn, entries, utcnow())
-        self._queue.put_all(zip(ids, messages, strict=True))
+        mine = _Waiting([journal.Entry(m.channel, m.external_id, m.model_dump_json()) for m in messages])
+        with self._group:
+            self._waiting.append(mine)
+            while not mine.done and self._writing:
+                self._group.wait()
+            if not mine.done:  # nobody is writing: this call writes everything waiting
+                self._writing = True
+                group, self._waiting = self._waiting, []
+        if not mine.done:
+            self._write(group)
+        if mine.error is not None:
+            raise mine.error
+        self._queue.put_all(zip(mine.ids, messages, strict=True))
+
+    def _write(self, group: list[_Waiting]) -> None:
+        """One durable transaction for every waiting publish; each gets its ids or the error."""
+        try:
+            with self._db.write(durable=True) as conn:
+                ids = journal.append(conn, [entry for waiting in group for entry in waiting.entries], utcnow())
+            start = 0
+            for waiting in group:
+                waiting.ids = ids[start : start + len(waiting.entries)]
+                start += len(waiting.entries)
+        except BaseException as error:  # every publisher in the group must hear of it, then re-raise
+            for waiting in group:
+                waiting.error = error
+        finally:
+            with self._group:
+                for waiting in group:
+                    waiting.done = True
+                self._writing = False
+                self._group.notify_all()
 
     def consume(self, max_items: int, timeout: float) -> Delivery | None:
         batch = self._queue.take(max_items, timeout)
