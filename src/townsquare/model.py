@@ -57,6 +57,37 @@ class Role(StrEnum):
     VIEWER = "viewer"
 
 
+def without_nul(value: Any) -> Any:
+    """``value`` with NUL characters removed from every string in it, dict keys included.
+
+    NUL is legal in JSON and in Python strings, but PostgreSQL refuses it in text and jsonb: one
+    display name or payload field with "\\u0000" made a message unstorable there, and its dead
+    letter too. Iterative, so a deeply nested payload cannot exhaust the recursion limit.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if not isinstance(value, dict | list):
+        return value
+    root: list[Any] = [None]
+    stack: list[tuple[Any, list[Any] | dict[Any, Any], Any]] = [(value, root, 0)]
+    while stack:
+        source, target, slot = stack.pop()
+        if isinstance(source, dict):
+            copy: dict[Any, Any] = {}
+            target[slot] = copy
+            for key, item in source.items():
+                clean_key = key.replace("\x00", "") if isinstance(key, str) else key
+                copy[clean_key] = None
+                stack.append((item, copy, clean_key))
+        elif isinstance(source, list):
+            items: list[Any] = [None] * len(source)
+            target[slot] = items
+            stack.extend((item, items, index) for index, item in enumerate(source))
+        else:
+            target[slot] = source.replace("\x00", "") if isinstance(source, str) else source
+    return root[0]
+
+
 class AuthorIdentity(BaseModel):
     """Who wrote a message, as the network knows them."""
 
@@ -67,6 +98,11 @@ class AuthorIdentity(BaseModel):
     display_name: str = Field(default="", max_length=512)
     reach: int | None = Field(default=None, ge=0, description="Followers or audience size, if known.")
     url: str | None = Field(default=None, max_length=2048)
+
+    @field_validator("external_id", "handle", "display_name", "url", mode="before")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        return without_nul(value)
 
 
 class InboundMessage(BaseModel):
@@ -91,13 +127,21 @@ class InboundMessage(BaseModel):
     def _utc(cls, value: datetime) -> datetime:
         return as_utc(value)
 
-    @field_validator("text", mode="before")
+    @field_validator(
+        "channel",
+        "account",
+        "external_id",
+        "text",
+        "language",
+        "in_reply_to",
+        "thread_root",
+        "url",
+        "raw",
+        mode="before",
+    )
     @classmethod
     def _no_nul(cls, value: object) -> object:
-        # NUL bytes are legal in JSON strings but PostgreSQL text refuses them.
-        if isinstance(value, str):
-            return value.replace("\x00", "")
-        return value
+        return without_nul(value)
 
 
 class OutboundReply(BaseModel):

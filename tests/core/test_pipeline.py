@@ -11,6 +11,7 @@ from sqlalchemy import select
 from tests.factories import message
 from townsquare.config import Settings, load_settings
 from townsquare.events import Event, EventHub
+from townsquare.model import InboundMessage
 from townsquare.pipeline import Pipeline
 from townsquare.pipeline.batch import Batch
 from townsquare.pipeline.runner import default_store_stages
@@ -66,6 +67,24 @@ def test_text_is_normalized_before_storing(runtime: Runtime) -> None:
         conversation = convs.list_conversations(conn, convs.ConversationFilter())[0][0]
         [stored] = convs.messages_of(conn, conversation["id"])
     assert stored["text"] == "Café ok\nnext line"
+
+
+def test_nul_anywhere_in_a_message_is_dropped_at_parse_time_so_it_stores_on_both_databases(runtime: Runtime) -> None:
+    # Legal in JSON, refused by PostgreSQL in text and jsonb: in a display name or a payload field
+    # it made the message unstorable there, and its dead letter too (the message was lost).
+    payload = message("nul-1").model_dump(mode="json")
+    payload["author"]["display_name"] = "Eve\u0000 Example"
+    payload["author"]["handle"] = "eve\u0000"
+    payload["raw"] = {"note\u0000": ["bad\u0000byte", {"deep": "x\u0000"}], "count": 3}
+    parsed = InboundMessage.model_validate(payload)
+    assert parsed.author.display_name == "Eve Example" and parsed.raw == {
+        "note": ["badbyte", {"deep": "x"}],
+        "count": 3,
+    }
+    result = runtime.pipeline.process([parsed])
+    assert (result.stored, result.failed) == (1, 0)
+    with runtime.db.read() as conn:
+        assert conn.execute(select(dead_letters)).all() == []
 
 
 def test_priority_and_sla_from_reach(runtime: Runtime) -> None:
