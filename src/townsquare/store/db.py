@@ -61,6 +61,27 @@ def _synchronous(conn: Connection, level: str) -> None:
         info["townsquare_synchronous"] = level
 
 
+def _without_nul_parameters(
+    _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _executemany: bool
+) -> tuple[str, Any]:
+    """PostgreSQL refuses NUL in text values, and any free text can carry one (an agent's reply,
+    a note, a contact's name typed into a form: legal in JSON and in forms). Every text value
+    written goes through here, so no input anywhere turns into a 500; SQLite keeps NUL. Rows are
+    copied only when they hold a NUL: this runs for every statement of the pipeline's hot path.
+    (JSON values are not looked into: inbound payloads are cleaned when parsed, `model.without_nul`.)"""
+    if isinstance(parameters, dict):
+        return statement, _row_without_nul(parameters)
+    if isinstance(parameters, list):
+        return statement, [_row_without_nul(row) if isinstance(row, dict) else row for row in parameters]
+    return statement, parameters
+
+
+def _row_without_nul(row: dict[str, Any]) -> dict[str, Any]:
+    if not any(isinstance(value, str) and "\x00" in value for value in row.values()):
+        return row
+    return {key: value.replace("\x00", "") if isinstance(value, str) else value for key, value in row.items()}
+
+
 class Database:
     """One engine and the ways to use it. Writers use `write()`, readers `read()`."""
 
@@ -79,6 +100,8 @@ class Database:
         self.engine = create_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
+        elif self.dialect == "postgresql":
+            event.listen(self.engine, "before_cursor_execute", _without_nul_parameters, retval=True)
 
     @property
     def is_sqlite(self) -> bool:
