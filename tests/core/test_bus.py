@@ -143,6 +143,40 @@ def test_a_message_the_pipeline_cannot_store_is_dead_lettered_and_acknowledged(r
         assert list(conn.execute(select(dead_letters.c.external_id)).scalars()) == ["b"]
 
 
+def test_a_message_neither_stored_nor_dead_lettered_stays_in_the_journal(
+    settings: Settings, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from townsquare.store import ingest
+
+    def refused(*_args: object) -> None:
+        raise OSError("disk full")
+
+    runtime.pipeline.store_stages.insert(0, Poison())
+    with monkeypatch.context() as patch:
+        patch.setattr(ingest, "insert_dead_letter", refused)
+        runtime.start()
+        runtime.bus.publish(
+            [message("a", author="u1"), message("b", author="u2", text="poison"), message("c", author="u3")]
+        )
+        assert runtime.bus.drain(30)  # the worker went on
+        assert stored_external_ids(runtime.db) == ["a", "c"]
+        assert journal_rows(runtime.db) == 3  # the batch is kept: "b" is recorded nowhere else
+        runtime.stop()
+    # The next start (dead letters writable again) delivers the batch again: "b" is dead-lettered,
+    # "a" and "c" are found stored.
+    second = Runtime.create(settings)
+    try:
+        second.pipeline.store_stages.insert(0, Poison())
+        second.start()
+        assert second.bus.drain(30)
+        assert journal_rows(second.db) == 0
+        assert stored_external_ids(second.db) == ["a", "c"]
+        with second.db.read() as conn:
+            assert list(conn.execute(select(dead_letters.c.external_id)).scalars()) == ["b"]
+    finally:
+        second.stop()
+
+
 def test_a_batch_that_raises_in_the_pipeline_is_still_acknowledged(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -32,6 +32,11 @@ class Bus(Protocol):
         """The pipeline is done with the batch (stored, duplicate or dead-lettered)."""
         ...
 
+    def release(self, delivery: Delivery) -> None:
+        """The worker is done with the batch without having recorded every message: keep it for
+        a later delivery if the bus can (the in-memory bus cannot)."""
+        ...
+
     def recover(self) -> int:
         """Queue again what a process that died had accepted but not processed; call once, before
         the worker runs. Returns how many messages were queued."""

@@ -121,6 +121,11 @@ class DurableBus:
         finally:
             self._queue.done(len(delivery.messages))
 
+    def release(self, delivery: Delivery) -> None:
+        """The worker is done with the batch but could not record every message (not stored, no
+        dead letter either): keep its journal rows, so the next start delivers it again."""
+        self._queue.done(len(delivery.messages))
+
     def recover(self) -> int:
         """Queue, oldest first, what a previous process accepted and never finished. Rows that no
         longer read as a message (the model changed) go to `dead_letters`; start-up goes on."""

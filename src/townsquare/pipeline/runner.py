@@ -32,6 +32,9 @@ class IngestResult:
     stored: int = 0
     duplicates: int = 0
     failed: int = 0
+    # Failed messages whose dead letter could not be written either: kept nowhere by the
+    # pipeline, so the bus must keep them (the worker does not acknowledge such a batch).
+    unrecorded: int = 0
     conversation_ids: set[str] = field(default_factory=set)
     new_conversation_ids: set[str] = field(default_factory=set)
 
@@ -39,6 +42,7 @@ class IngestResult:
         self.stored += other.stored
         self.duplicates += other.duplicates
         self.failed += other.failed
+        self.unrecorded += other.unrecorded
         self.conversation_ids |= other.conversation_ids
         self.new_conversation_ids |= other.new_conversation_ids
 
@@ -182,6 +186,7 @@ class Pipeline:
                 )
         except Exception:
             log.exception("could not write the dead letter for %s/%s", message.channel, message.external_id)
+            return IngestResult(failed=1, unrecorded=1)
         return IngestResult(failed=1)
 
     def _announce(self, batch: Batch) -> None:

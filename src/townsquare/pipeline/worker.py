@@ -23,14 +23,21 @@ class PipelineWorker:
             delivery = self.bus.consume(self.pipeline.settings.pipeline_batch_size, timeout=0.2)
             if delivery is None:
                 continue
+            keep = False
             try:
-                self.pipeline.process(delivery.messages)
+                keep = self.pipeline.process(delivery.messages).unrecorded > 0
             except Exception:
                 # The pipeline already dead-letters what it cannot store; this is the last guard
                 # that keeps the worker alive.
                 log.exception("pipeline worker: batch failed")
             finally:
-                self.bus.ack(delivery)
+                if keep:
+                    # A message is neither stored nor dead-lettered: the bus keeps the batch for
+                    # the next start (its stored messages come back as duplicates).
+                    log.error("pipeline worker: batch kept by the bus, a message could not be recorded")
+                    self.bus.release(delivery)
+                else:
+                    self.bus.ack(delivery)
 
     def start(self) -> None:
         self._stop.clear()
