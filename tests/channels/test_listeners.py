@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -15,8 +15,9 @@ from townsquare.channels import registry
 from townsquare.channels.base import ChannelLimits, Connector, PollResult, SentReceipt
 from townsquare.channels.listeners import ListenerService
 from townsquare.model import OutboundReply
+from townsquare.pipeline.batch import Batch
 from townsquare.runtime import Runtime
-from townsquare.store import accounts
+from townsquare.store import accounts, ingest
 from townsquare.store import conversations as convs
 
 
@@ -112,3 +113,41 @@ def test_streaming_stores_and_moves_the_cursor(runtime: Runtime) -> None:
     finally:
         service.stop()
     assert stored(runtime, "fakestream") == 4
+
+
+class FailsOnceWithoutDeadLetter:
+    """A store stage that cannot store "f3" the first time, while dead letters cannot be written
+    either (the patched insert below): f3 is then recorded nowhere."""
+
+    name = "fails-once"
+
+    def __init__(self) -> None:
+        self.failing = True
+
+    def process(self, batch: Batch) -> None:
+        if self.failing and any(item.message.external_id == "f3" for item in batch.active()):
+            raise ValueError("cannot store f3 right now")
+
+
+def test_a_fetched_message_recorded_nowhere_is_fetched_again(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    stage = FailsOnceWithoutDeadLetter()
+    runtime.pipeline.store_stages.insert(0, stage)
+    real_insert = ingest.insert_dead_letter
+
+    def dead_letter_fails_once(*args: Any) -> None:
+        if stage.failing:
+            stage.failing = False  # both recover: the next poll can store f3
+            raise OSError("disk full")
+        real_insert(*args)
+
+    monkeypatch.setattr(ingest, "insert_dead_letter", dead_letter_fails_once)
+    with runtime.db.write() as conn:
+        accounts.upsert_account(conn, "fakefeed", "acme", {})
+    service = ListenerService(runtime, scan_seconds=0.05)
+    service.start()
+    try:
+        wait_for(lambda: cursor_of(runtime, "fakefeed") == "10", timeout=20)
+    finally:
+        service.stop()
+    assert not stage.failing
+    assert stored(runtime, "fakefeed") == 10  # f3 too: the cursor did not move past it

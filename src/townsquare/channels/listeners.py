@@ -23,6 +23,10 @@ MAX_BACKOFF_SECONDS = 300.0
 ACCOUNT_SCAN_SECONDS = 10.0
 
 
+class UnrecordedMessages(Exception):
+    """The pipeline could neither store nor dead-letter a fetched message."""
+
+
 class AccountListener:
     def __init__(self, runtime: Runtime, channel: str, account: str, stop: threading.Event) -> None:
         self.runtime = runtime
@@ -39,8 +43,10 @@ class AccountListener:
         return str(row["id"]), row["cursor"]
 
     def _store(self, account_id: str, before: str | None, result: PollResult) -> str | None:
-        if result.messages:
-            self.runtime.pipeline.process(result.messages)
+        if result.messages and self.runtime.pipeline.process(result.messages).unrecorded:
+            # A message is neither stored nor dead-lettered: keep the cursor where it is, so the
+            # next poll (after the backoff) fetches it again instead of moving past it.
+            raise UnrecordedMessages(f"{self.channel}/{self.account}: a message could not be recorded")
         if result.cursor is not None and result.cursor != before:
             with self.runtime.db.write() as conn:
                 accounts.set_account_state(conn, account_id, cursor=result.cursor)
