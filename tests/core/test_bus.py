@@ -209,6 +209,7 @@ def test_a_journal_row_that_no_longer_validates_is_dead_lettered_and_the_rest_st
             conn.execute(select(bus_journal.c.message).where(bus_journal.c.id == old_model_id)).scalar_one()
         )
         del old["author"]  # as if the model had gained a required field since
+        old["raw"] = {"note": "nul\u0000byte"}  # legal JSON that PostgreSQL's jsonb refuses
         conn.execute(update(bus_journal).where(bus_journal.c.id == old_model_id).values(message=json.dumps(old)))
         conn.execute(update(bus_journal).where(bus_journal.c.id == torn_id).values(message='{"channel": "demo", "tex'))
 
@@ -225,6 +226,7 @@ def test_a_journal_row_that_no_longer_validates_is_dead_lettered_and_the_rest_st
         letters = {row.external_id: row for row in conn.execute(select(dead_letters))}
     assert set(letters) == {"old-model", "torn"}
     assert letters["old-model"].payload["text"] == secret_text  # kept whole, can be mended and replayed
+    assert letters["old-model"].payload["raw"] == {"note": "nulbyte"}
     assert letters["old-model"].error == f"bus journal row {old_model_id}: missing at author"
     assert letters["torn"].payload == '{"channel": "demo", "tex'
     assert letters["torn"].error == f"bus journal row {torn_id}: json_invalid"

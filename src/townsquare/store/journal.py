@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import ARRAY, BigInteger, Connection, any_, bindparam, delete, func, insert, select
 
 from townsquare.ids import new_id
-from townsquare.store.tables import bus_journal, dead_letters
+from townsquare.model import without_nul
+from townsquare.store.ingest import insert_dead_letter
+from townsquare.store.tables import bus_journal
 
 
 @dataclass(frozen=True)
@@ -82,23 +84,22 @@ def count(conn: Connection) -> int:
 def move_to_dead_letters(conn: Connection, row: JournalRow, error: str, now: datetime) -> None:
     """Keep an entry that no longer reads as a message in `dead_letters`, whole, and take it out
     of the journal, in the caller's transaction. The payload is the parsed JSON when it parses
-    (an older model's message, to be mended and replayed), else the text as a JSON string."""
+    (an older model's message, to be mended and replayed), else the text as a JSON string; NUL
+    is dropped from it, which PostgreSQL's jsonb refuses (the row would otherwise stay forever)."""
     payload: Any
     try:
         payload = json.loads(row.message)
     except ValueError:
         payload = row.message
-    conn.execute(
-        insert(dead_letters),
-        [
-            {
-                "id": new_id(),
-                "channel": row.channel,
-                "external_id": row.external_id,
-                "payload": payload,
-                "error": error[:2000],
-                "created_at": now,
-            }
-        ],
+    insert_dead_letter(
+        conn,
+        {
+            "id": new_id(),
+            "channel": row.channel,
+            "external_id": row.external_id,
+            "payload": without_nul(payload),
+            "error": error[:2000],
+            "created_at": now,
+        },
     )
     conn.execute(delete(bus_journal).where(bus_journal.c.id == row.id))
