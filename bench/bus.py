@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from ingest import fresh_database, make_messages, postgres_reachable  # shared with the ingest benchmark
+from ingest import add_store_arguments, fresh_database, make_messages, postgres_to_measure  # shared
 from townsquare.bus import Bus, DurableBus, InMemoryBus
 from townsquare.config import Settings
 from townsquare.model import InboundMessage
@@ -122,15 +122,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=5_000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--no-postgres", action="store_true")
+    add_store_arguments(parser)
     args = parser.parse_args()
     results = {"sqlite": measure(args.messages, args.runs)}
-    if not args.no_postgres:
-        if postgres_reachable(args.postgres):
-            results["postgresql"] = measure(args.messages, args.runs, args.postgres)
-        else:
-            print(f"PostgreSQL not reachable at {args.postgres}; measured SQLite only", file=sys.stderr)
+    postgres = postgres_to_measure(args)
+    if postgres:
+        results["postgresql"] = measure(args.messages, args.runs, postgres)
     print(f"{'store':<12}{'bus':<10}{'batch x threads':>16}{'bus only msg/s':>16}{'with pipeline msg/s':>21}")
     for store, by_bus in results.items():
         for shape in SHAPES:

@@ -174,20 +174,33 @@ def postgres_reachable(url: str) -> bool:
         return False
 
 
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """--postgres URL / --no-postgres, as every store benchmark takes them."""
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--no-postgres", action="store_true")
+
+
+def postgres_to_measure(args: argparse.Namespace) -> str | None:
+    """The PostgreSQL URL to measure, or None (not asked for, or not reachable: said on stderr)."""
+    if args.no_postgres:
+        return None
+    if postgres_reachable(args.postgres):
+        return str(args.postgres)
+    print(f"PostgreSQL not reachable at {args.postgres}; measured SQLite only", file=sys.stderr)
+    return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--no-postgres", action="store_true")
+    add_store_arguments(parser)
     args = parser.parse_args()
     assert metadata.tables  # the schema module is loaded
     results: dict[str, dict[str, float]] = {"sqlite": measure("sqlite", args.messages, args.runs, None)}
-    if not args.no_postgres:
-        if postgres_reachable(args.postgres):
-            results["postgresql"] = measure("postgresql", args.messages, args.runs, args.postgres)
-        else:
-            print(f"PostgreSQL not reachable at {args.postgres}; measured SQLite only", file=sys.stderr)
+    postgres = postgres_to_measure(args)
+    if postgres:
+        results["postgresql"] = measure("postgresql", args.messages, args.runs, postgres)
     print(f"{'store':<12}{'pipeline msg/s':>16}{'raw insert msg/s':>18}{'ratio':>8}")
     for store, figures in results.items():
         print(
