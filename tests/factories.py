@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from townsquare.model import AuthorIdentity, InboundMessage, Visibility
+from townsquare.pipeline.batch import Batch
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -32,3 +33,14 @@ def message(
         created_at=T0 + timedelta(minutes=minutes),
         **extra,
     )
+
+
+class Poison:
+    """A store stage that fails on messages whose text is "poison", as a bug or a database
+    constraint would."""
+
+    name = "poison"
+
+    def process(self, batch: Batch) -> None:
+        if any(item.message.text == "poison" for item in batch.active()):
+            raise ValueError("cannot handle this one")

@@ -16,12 +16,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from tests.core.demo_webhooks import WEBHOOK_PATH, connect_demo_account, post_created
-from tests.factories import message
+from tests.factories import Poison, message
 from townsquare.api.app import create_app
 from townsquare.bus import DurableBus
 from townsquare.config import Settings
 from townsquare.model import InboundMessage
-from townsquare.pipeline.batch import Batch
 from townsquare.pipeline.worker import PipelineWorker
 from townsquare.runtime import Runtime
 from townsquare.store import journal
@@ -118,16 +117,6 @@ def test_ack_deletes_the_delivered_rows_and_nothing_else(runtime: Runtime) -> No
     assert journal_ids(runtime.db) == remaining
     assert runtime.bus.pending() == 1
     assert not runtime.bus.drain(0.05)
-
-
-class Poison:
-    """A store stage that fails on one message, as a bug or a constraint would."""
-
-    name = "poison"
-
-    def process(self, batch: Batch) -> None:
-        if any(item.message.text == "poison" for item in batch.active()):
-            raise ValueError("cannot handle this one")
 
 
 def test_a_message_the_pipeline_cannot_store_is_dead_lettered_and_acknowledged(runtime: Runtime) -> None:

@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.factories import message
+from tests.factories import Poison, message
 from townsquare.config import Settings, load_settings
 from townsquare.events import Event, EventHub
 from townsquare.model import InboundMessage
 from townsquare.pipeline import Pipeline
-from townsquare.pipeline.batch import Batch
 from townsquare.pipeline.runner import default_store_stages
 from townsquare.runtime import Runtime
 from townsquare.store.tables import dead_letters
@@ -29,16 +28,6 @@ def test_default_stages_in_order(runtime: Runtime) -> None:
         "persist",
         "incidents",
     ]
-
-
-class Poison:
-    """A stage that fails on one message, as a bug or a database constraint would."""
-
-    name = "poison"
-
-    def process(self, batch: Batch) -> None:
-        if any(item.message.text == "poison" for item in batch.active()):
-            raise ValueError("cannot handle this one")
 
 
 def test_poisoned_message_is_dead_lettered_and_the_rest_stored(runtime: Runtime) -> None:
