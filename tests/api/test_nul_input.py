@@ -25,7 +25,8 @@ def test_free_text_with_nul_is_stored_without_it(client: TestClient, users: User
         f"{url}/replies", json={"text": "Sorry\u0000, we are on it", "visibility": "private"}, headers=agent
     )
     assert reply.status_code == 202, reply.text
-    note = client.post(f"{url}/notes", json={"text": "call\u0000 back"}, headers=agent)
-    assert note.status_code < 500, note.text
+    note = client.post(f"{url}/notes", json={"body": "call\u0000 back"}, headers=agent)
+    assert note.status_code == 201, note.text
     detail = client.get(url, headers=agent).json()
     assert "\u0000" not in str(detail)
+    assert [n["body"] for n in detail["notes"]] == ["call back"]

@@ -66,20 +66,27 @@ def _without_nul_parameters(
 ) -> tuple[str, Any]:
     """PostgreSQL refuses NUL in text values, and any free text can carry one (an agent's reply,
     a note, a contact's name typed into a form: legal in JSON and in forms). Every text value
-    written goes through here, so no input anywhere turns into a 500; SQLite keeps NUL. Rows are
-    copied only when they hold a NUL: this runs for every statement of the pipeline's hot path.
-    (JSON values are not looked into: inbound payloads are cleaned when parsed, `model.without_nul`.)"""
-    if isinstance(parameters, dict):
-        return statement, _row_without_nul(parameters)
+    written goes through here, on both databases so that both store the same text, and no input
+    anywhere turns into a 500. Rows are copied only when they hold a NUL: this runs for every
+    statement of the pipeline's hot path. (JSON values are not looked into: inbound payloads are
+    cleaned when parsed, `model.without_nul`.) Named parameters (PostgreSQL) come as dicts,
+    positional ones (SQLite) as tuples; executemany as a list of either."""
     if isinstance(parameters, list):
-        return statement, [_row_without_nul(row) if isinstance(row, dict) else row for row in parameters]
-    return statement, parameters
+        return statement, [_row_without_nul(row) for row in parameters]
+    return statement, _row_without_nul(parameters)
 
 
-def _row_without_nul(row: dict[str, Any]) -> dict[str, Any]:
-    if not any(isinstance(value, str) and "\x00" in value for value in row.values()):
+def _row_without_nul(row: Any) -> Any:
+    values = row.values() if isinstance(row, dict) else row if isinstance(row, tuple) else ()
+    if not any(isinstance(value, str) and "\x00" in value for value in values):
         return row
-    return {key: value.replace("\x00", "") if isinstance(value, str) else value for key, value in row.items()}
+    if isinstance(row, dict):
+        return {key: _text_without_nul(value) for key, value in row.items()}
+    return tuple(_text_without_nul(value) for value in row)
+
+
+def _text_without_nul(value: Any) -> Any:
+    return value.replace("\x00", "") if isinstance(value, str) else value
 
 
 class Database:
@@ -100,8 +107,7 @@ class Database:
         self.engine = create_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
-        elif self.dialect == "postgresql":
-            event.listen(self.engine, "before_cursor_execute", _without_nul_parameters, retval=True)
+        event.listen(self.engine, "before_cursor_execute", _without_nul_parameters, retval=True)
 
     @property
     def is_sqlite(self) -> bool:
