@@ -157,3 +157,34 @@ def test_compatibility_forms_read_as_their_language() -> None:
     # "Vielen Dank für die schnelle Hilfe" typed in full-width letters
     full_width = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in "Vielen Dank für die schnelle Hilfe")
     assert [lang for lang, _ in _languages([presentation_forms, full_width])] == ["ar", "de"]
+
+
+def test_mojibake_is_read_as_the_text_it_was() -> None:
+    # UTF-8 read as Windows-1252 on the way (an old mail gateway, a CSV export): repaired first.
+    assert (
+        clean_for_language("Ich bin sehr enttÃ¤uscht Ã¼ber den Service") == "ich bin sehr enttäuscht über den service"
+    )
+    assert clean_for_language("😄😄".encode().decode("cp1252")) == "😄😄"
+    # Text that is not mojibake is left as it is.
+    assert clean_for_language("Grüße aus Köln, très bien") == "grüße aus köln, très bien"
+    [(language, _)] = _languages(["Vielen Dank fÃ¼r die schnelle Hilfe, jetzt lÃ¤uft alles"])
+    assert language == "de"
+
+
+def test_emoticons_and_letter_runs_lend_no_letters_to_the_vote() -> None:
+    assert clean_for_language("Ach ja :DD xD ;-) <3 :p c:") == "ach ja"
+    assert clean_for_language("Hab HUNGERRRR! jaaa, gezelliggg") == "hab hunger! ja, gezellig"
+    assert clean_for_language("Arrre heeeel soooo") == "arre heel so"  # two inside a word, one at its end
+    assert clean_for_language("Kaffee Boot 11:30 Uhr") == "kaffee boot uhr"  # real double letters stay
+
+
+def test_cleaning_is_linear_in_the_length_of_a_hostile_post() -> None:
+    import time
+
+    # Each of these took seconds to minutes with the earlier digit-token pattern ("\S*\d\S*"
+    # scanned ahead from every position of a long token); linear, all of them take milliseconds.
+    posts = ["a" * 100_000, "ab" * 50_000, ":" + ")" * 100_000 + "x", "xD" * 50_000, "Ã¤" * 50_000, "@#" * 50_000]
+    start = time.perf_counter()
+    for post in posts:
+        clean_for_language(post)
+    assert time.perf_counter() - start < 5.0
