@@ -133,7 +133,7 @@ def test_xlmt_val_languages(data_dir: Path) -> None:
 
 def test_xlmt_val_with_the_languages_we_found_by_reading(data_dir: Path) -> None:
     rows = list(datasets.xlmt(data_dir, "val", audited=True))
-    assert _accuracy([(r.text, r.language or "") for r in rows]) >= 0.975
+    assert _accuracy([(r.text, r.language or "") for r in rows]) >= 0.98  # the figure
     hindi_set = [(r.text, r.language or "") for r in rows if r.extra["set_language"] == "hi"]
     assert _accuracy(hindi_set) >= 0.9  # romanized Hindi found, the set's English tweets English
 

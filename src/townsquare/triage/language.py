@@ -97,6 +97,9 @@ _EMOTICON = re.compile(r"(?<!\S)(?:[:;=8][-'^o]?[dpDPoO3)(\]\[|/\\*]+|[xX][dDpP]
 # where it is common ("heeeel" -> "heel").
 _RUN_AT_WORD_END = re.compile(r"([^\W\d_])\1{2,}(?![^\W\d_])")
 _RUN = re.compile(r"([^\W\d_])\1{2,}")
+# UTF-8 read as Windows-1252 always shows a lead byte as one of these letters ("Ã", "â", "ð"):
+# text without any of them cannot be that mojibake, and skips ftfy (16 µs a post).
+_MOJIBAKE_LEAD = re.compile("[\u00c2-\u00f4]")
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _NOT_WORDS = frozenset({"rt", "http", "https", "url", "amp", "gt", "lt"})
 _ROMAN_WORD = re.compile(r"(?<![^\W\d_])[a-z]+(?![^\W\d_])")
@@ -111,7 +114,9 @@ def clean_for_language(text: str) -> str:
     folded (NFKC): Arabic presentation forms, which some keyboards and apps still send, read as
     Persian to fastText; full-width Latin letters (from East Asian keyboards) as nothing it knows.
     """
-    text = _EMOTICON.sub(" ", ftfy.fix_encoding(text))
+    if _MOJIBAKE_LEAD.search(text):
+        text = ftfy.fix_encoding(text)
+    text = _EMOTICON.sub(" ", text)
     tokens = _STRIP.sub(" ", unicodedata.normalize("NFKC", text)).split()
     cleaned = " ".join(t for t in tokens if not _DIGIT.search(t)).lower()
     return _RUN.sub(r"\1\1", _RUN_AT_WORD_END.sub(r"\1", cleaned))
