@@ -32,12 +32,14 @@ def test_triage_command_reports_bad_lines_and_goes_on() -> None:
         "",
         '{"id": "3", "text": "Mail: a.b@example.com"}',
         '{"id": "4", "text": "hi", "language": "' + "x" * 5000 + '"}',
+        '{"id": "5", "text": "bill \\ud800 wrong"}',  # a lone surrogate: valid JSON, not text
+        '{"id": "6", "text": "Danke!"}',
     ]
     result = CliRunner().invoke(make_app(), ["triage"], input="\n".join(lines) + "\n")
     assert result.exit_code == 0, result.output
     out = [json.loads(x) for x in result.stdout.splitlines()]
     ok = [x for x in out if "error" not in x]
-    assert [x["id"] for x in ok] == ["1", "2", "3"]
+    assert [x["id"] for x in ok] == ["1", "2", "3", "6"]
     assert set(ok[0]) == {
         "id",
         "language",
@@ -54,8 +56,9 @@ def test_triage_command_reports_bad_lines_and_goes_on() -> None:
     assert ok[1]["language"] == "en"
     assert ok[2]["personal_data"] == [{"kind": "email", "start": 6, "end": 21}]
     errors = [json.loads(x) for x in result.stderr.splitlines() if x.startswith("{")]
-    assert [e["line"] for e in errors] == [2, 4, 5, 8]  # 8: a language hint of 5,000 characters
-    assert "4 bad line(s)" in result.stderr
+    assert [e["line"] for e in errors] == [2, 4, 5, 8, 9]  # 8: a language hint of 5,000 characters
+    assert "lone surrogate" in errors[-1]["error"]
+    assert "5 bad line(s)" in result.stderr
 
 
 def test_triage_command_rejects_unknown_model() -> None:
@@ -101,9 +104,12 @@ def test_eval_command_prints_per_class_scores(tmp_path: Path) -> None:
     assert set(report["sentiment"]) == {"all", "de", "en"}
 
 
-def test_eval_command_reports_a_bad_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "line", ['{"text": "x", "intents": ["nonsense"]}', '{"text": "bill \\udcff wrong", "sentiment": "negative"}']
+)
+def test_eval_command_reports_a_bad_file(tmp_path: Path, line: str) -> None:
     labelled = tmp_path / "bad.jsonl"
-    labelled.write_text('{"text": "x", "intents": ["nonsense"]}\n', encoding="utf-8")
+    labelled.write_text(line + "\n", encoding="utf-8")
     result = CliRunner().invoke(make_app(), ["eval", "triage", str(labelled)])
     assert result.exit_code == 2
     assert "bad.jsonl:1" in result.stderr

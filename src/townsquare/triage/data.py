@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .schema import INTENTS, SENTIMENTS
+from .schema import INTENTS, SENTIMENTS, valid_unicode
 
 INTENTS_FILE = Path(__file__).parent / "data" / "intents.jsonl"
 # XLM-T's language of a tweet is the set it was collected into; we read these sets line by line
@@ -155,6 +155,7 @@ def from_jsonl_record(record: dict[str, object], default_id: str) -> Labelled:
     text = record.get("text")
     if not isinstance(text, str):
         raise ValueError("'text' must be a string")
+    valid_unicode(text)
     intents = record.get("intents", record.get("intent"))
     if isinstance(intents, str):
         intents = [intents]

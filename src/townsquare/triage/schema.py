@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 Sentiment = Literal["negative", "neutral", "positive"]
 SENTIMENTS: tuple[Sentiment, ...] = ("negative", "neutral", "positive")
@@ -16,6 +16,20 @@ INTENTS: tuple[str, ...] = (
     "recommendation_request",
     "other",
 )
+
+
+def valid_unicode(value: str) -> str:
+    """``value`` if it is text every model can read; a lone surrogate is refused.
+
+    JSON may escape half of a surrogate pair on its own ("\\ud800"), and Python decodes it into a
+    string that cannot be encoded: the n-gram features, fastText and the encoders all fail on it,
+    and one such line used to end a whole ``townsquare triage`` run.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not valid Unicode: a lone surrogate at character {exc.start}") from None
+    return value
 
 
 class PersonalDataSpan(BaseModel):
@@ -43,6 +57,11 @@ class TriageInput(BaseModel):
     language: str | None = Field(default=None, max_length=16)
     author_reach: int | None = Field(default=None, ge=0)
     in_incident: bool = False
+
+    @field_validator("id", "text", "language")
+    @classmethod
+    def _valid_unicode(cls, value: str | None) -> str | None:
+        return None if value is None else valid_unicode(value)
 
 
 class TriageResult(BaseModel):
