@@ -94,6 +94,12 @@ def test_word_evidence_prefers_the_language_whose_list_has_the_words() -> None:
     assert words_of(clean_for_language("RT @user İnternet yok http")) == ["internet", "yok"]
 
 
+def test_word_evidence_reaches_posts_of_up_to_ten_words() -> None:
+    # fastText alone says Swedish ("och"); the word lists of nine words say German.
+    [(language, _)] = _languages(["Hab HUNGERRRRR! Och komm! Habe irgendwie Bock auf BF3, Lust?"])
+    assert language == "de"
+
+
 def test_short_posts_lean_less_on_the_tweet_trained_head() -> None:
     own_labels = ("de", "en")
     own = np.array([0.9, 0.1], dtype=np.float32)
