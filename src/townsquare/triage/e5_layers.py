@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import erf
 
 from .linear import FloatArray
 
@@ -124,6 +123,20 @@ class Tokenizer:
 
 class E5Layers:
     """The encoder; ``encode`` gives the mean of ``layers``' normalized mean-pooled states."""
+
+    # Set by ``_read`` from the model file.
+    hidden: int
+    n_heads: int
+    eps: float
+    max_positions: int
+    bos: int
+    eos: int
+    tokenizer: Tokenizer
+    word_blocks: npt.NDArray[np.uint8]
+    position: FloatArray
+    token_type: FloatArray
+    embedding_norm: tuple[FloatArray, FloatArray]
+    layers: list[dict[str, FloatArray]]
 
     def __init__(self, path: Path | None = None) -> None:
         path = path or model_path()
@@ -246,7 +259,7 @@ class E5Layers:
             context = (scores @ qkv[2]).transpose(0, 2, 1, 3).reshape(n * width, h)
             flat = self._norm(flat + context @ ly["out_w"] + ly["out_b"], ly["attn_norm_w"], ly["attn_norm_b"])
             mid = flat @ ly["ff_in_w"] + ly["ff_in_b"]
-            mid = 0.5 * mid * (1.0 + erf(mid * np.float32(1 / math.sqrt(2))))  # exact GELU, as BERT
+            mid = gelu(mid)
             flat = self._norm(flat + mid @ ly["ff_out_w"] + ly["ff_out_b"], ly["norm_w"], ly["norm_b"])
             x = flat.reshape(n, width, h)
             if number in layers:
@@ -264,6 +277,18 @@ class E5Layers:
             mixed = sum(_unit(pooled[k]) for k in layers)
             out[chunk] = _unit(np.asarray(mixed, np.float32))
         return out
+
+
+GELU_C = np.float32(math.sqrt(2 / math.pi))
+
+
+def gelu(x: FloatArray) -> FloatArray:
+    """GELU in its tanh form (Hendrycks & Gimpel 2016), within 5e-4 of the exact ``x·Φ(x)`` that
+    e5 was trained with. numpy's float32 ``tanh`` is vectorized, scipy's ``erf`` is not: the exact
+    form took 30 % of e5's time (14 ms against 0.8 ms for one 576 x 1536 batch, one core)."""
+    inner = np.tanh(GELU_C * (x + np.float32(0.044715) * x * x * x))
+    out: FloatArray = np.asarray(np.float32(0.5) * x * (np.float32(1.0) + inner), dtype=np.float32)  # no copy
+    return out
 
 
 def _unit(x: FloatArray) -> FloatArray:

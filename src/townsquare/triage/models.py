@@ -40,6 +40,23 @@ class ModelMissingError(RuntimeError):
     """The weight file is not there: run ``townsquare train``."""
 
 
+class EncoderMismatchError(RuntimeError):
+    """The installed encoder gives other vectors than the one the heads were trained on."""
+
+
+# Texts whose vectors a weight file (and an embedding cache file) carries for each encoder it
+# was built with. Heads trained on one encoder setup (a version, a prefix, the layers read) give
+# quietly wrong answers on another's vectors; comparing these few vectors at load catches it.
+ENCODER_PROBE_TEXTS: tuple[str, ...] = (
+    "Danke für die schnelle Hilfe!",
+    "@user still down?? 3rd time this week https://t.co/x",
+    "¿Dónde está mi pedido? 😡",
+)
+# Unit-length vectors: float32 BLAS kernels of different CPUs differ by about 1e-6; another
+# setup (e5's last layer instead of layers 8-12, say) by more than 0.05.
+ENCODER_PROBE_TOLERANCE = 1e-3
+
+
 def _read_npz(path: Path) -> dict[str, npt.NDArray[Any]]:
     if not path.exists():
         raise ModelMissingError(f"{path} is missing; build it with `townsquare train`")
@@ -250,6 +267,8 @@ class AccurateModel:
     heads: tuple[DenseHead, ...]
     config: dict[str, Any]
     cascade: Cascade | None = None
+    # Each encoder's vectors of ``ENCODER_PROBE_TEXTS`` when the file was trained.
+    probes: dict[str, FloatArray] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path = ACCURATE_FILE) -> AccurateModel:
@@ -265,7 +284,25 @@ class AccurateModel:
                 complaint_margin=float(c["complaint_margin"]),
                 budget=float(c["budget"]),
             )
-        return cls(heads=_heads(arrays, config["heads"], ""), config=config, cascade=cascade)
+        probes = {k.removeprefix("probe_"): v.astype(np.float32) for k, v in arrays.items() if k.startswith("probe_")}
+        return cls(heads=_heads(arrays, config["heads"], ""), config=config, cascade=cascade, probes=probes)
+
+    def check_encoders(self, encoders: dict[str, Encoder]) -> None:
+        """Refuse to run when an installed encoder no longer gives the vectors these heads were
+        trained on (``EncoderMismatchError``, naming the encoder): retrain with ``townsquare train``."""
+        for name in self.encoders:
+            saved = self.probes.get(name)
+            if saved is None:
+                raise EncoderMismatchError(
+                    f"the accurate model has no probe vectors for encoder {name!r}; rebuild it with `townsquare train`"
+                )
+            now = encoders[name].encode(ENCODER_PROBE_TEXTS)
+            gap = float(np.max(np.abs(now - saved))) if now.shape == saved.shape else float("inf")
+            if gap > ENCODER_PROBE_TOLERANCE:
+                raise EncoderMismatchError(
+                    f"encoder {name!r} gives other vectors than the accurate model was trained on "
+                    f"(largest difference {gap:.3g}); rebuild it with `townsquare train`"
+                )
 
     @property
     def encoders(self) -> tuple[str, ...]:

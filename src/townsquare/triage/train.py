@@ -25,7 +25,7 @@ from .data import Labelled
 from .features import HashedNgrams, document_frequency, weigh
 from .language import LANGUAGE_FILE, FastTextLid, clean_for_language, combine
 from .linear import FloatArray, quantize
-from .models import ACCURATE_FILE, FAST_FILE, apply_log_bias, margin
+from .models import ACCURATE_FILE, ENCODER_PROBE_TEXTS, FAST_FILE, apply_log_bias, margin
 from .schema import INTENTS, SENTIMENTS
 from .sentiment_inputs import sentiment_inputs
 
@@ -374,15 +374,12 @@ def train_fast(
 DEFAULT_ENCODERS: tuple[str, ...] = ("use", "e5")
 
 
-# Texts every cache file carries the vectors of, embedded when it was written: a file whose probe
-# vectors the installed encoder no longer gives was made by another encoder version or setup
-# (a prefix, a text cleaning) and is not used. Keys are text hashes only, so without this check
-# stale vectors would train heads that then see other vectors at run time.
-CACHE_PROBE_TEXTS: tuple[str, ...] = (
-    "Danke für die schnelle Hilfe!",
-    "@user still down?? 3rd time this week https://t.co/x",
-    "¿Dónde está mi pedido? 😡",
-)
+# Every cache file carries the vectors of ``ENCODER_PROBE_TEXTS``, embedded when it was written:
+# a file whose probe vectors the installed encoder no longer gives was made by another encoder
+# version or setup (a prefix, a text cleaning) and is not used. Keys are text hashes only, so
+# without this check stale vectors would train heads that then see other vectors at run time.
+# Stricter than the run-time check (``ENCODER_PROBE_TOLERANCE``): training vectors should be the
+# very ones of this setup.
 CACHE_PROBE_TOLERANCE = 1e-4
 
 log = logging.getLogger(__name__)
@@ -391,7 +388,7 @@ log = logging.getLogger(__name__)
 class EmbeddingCache:
     """Sentence embeddings by text hash, one ``<directory>/<encoder>.npz`` per encoder, so that
     retraining and cross-validation do not embed the same 20,000 texts again. A file is used only
-    when the installed encoder still gives its probe vectors (``CACHE_PROBE_TEXTS``)."""
+    when the installed encoder still gives its probe vectors (``ENCODER_PROBE_TEXTS``)."""
 
     def __init__(self, directory: Path | None, encoders: Sequence[str] = DEFAULT_ENCODERS) -> None:
         self.directory = directory
@@ -409,16 +406,17 @@ class EmbeddingCache:
                     self.vectors[name] = dict(zip((str(k) for k in data["keys"]), data["vectors"], strict=True))
 
     @staticmethod
-    def _probe(name: str) -> FloatArray:
+    def probe(name: str) -> FloatArray:
+        """The installed encoder's vectors of ``ENCODER_PROBE_TEXTS``."""
         from .triager import shared_encoder
 
-        return shared_encoder(name).encode(CACHE_PROBE_TEXTS).astype(np.float32)
+        return shared_encoder(name).encode(ENCODER_PROBE_TEXTS).astype(np.float32)
 
     def _same_encoder(self, name: str, data: Any) -> bool:
         if "probe" not in data.files:
             return False  # written before probes existed: nothing says which encoder made it
         saved = data["probe"]
-        probe = self._probe(name)
+        probe = self.probe(name)
         return bool(saved.shape == probe.shape and np.max(np.abs(saved - probe)) <= CACHE_PROBE_TOLERANCE)
 
     def _path(self, name: str) -> Path | None:
@@ -452,7 +450,7 @@ class EmbeddingCache:
             if todo and path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 keys = np.array(list(store))
-                np.savez(path, keys=keys, vectors=np.vstack([store[k] for k in keys]), probe=self._probe(name))
+                np.savez(path, keys=keys, vectors=np.vstack([store[k] for k in keys]), probe=self.probe(name))
             if texts:
                 parts.append(np.vstack([store[self.key(t)] for t in texts]))
         if not texts:
@@ -724,6 +722,8 @@ def train_accurate(
             "complaint_margin": t_comp,
             "budget": round(CASCADE_SENTIMENT_QUANTILE + CASCADE_COMPLAINT_QUANTILE, 4),
         }
+    for name in cache.encoders:  # checked at load: the heads read these encoders' vectors
+        arrays[f"probe_{name}"] = cache.probe(name)
     arrays["config"] = np.array(json.dumps(config))
     return arrays, config
 

@@ -95,7 +95,9 @@ class Triager:
             if self._fast is None:
                 self._fast = FastModel.load()
             if self.mode == "accurate" and self._accurate is None:
-                self._accurate = AccurateModel.load()
+                accurate = AccurateModel.load()
+                accurate.check_encoders({name: shared_encoder(name) for name in accurate.encoders})
+                self._accurate = accurate
             return self._fast, self._accurate
 
     @staticmethod
