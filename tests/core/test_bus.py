@@ -15,14 +15,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from tests.core.demo_webhooks import WEBHOOK_PATH, connect_demo_account, post_created
+from tests.core.demo_webhooks import WEBHOOK_PATH, WEBHOOK_SECRET, connect_demo_account, post_created
 from tests.factories import Poison, message
 from townsquare.api.app import create_app
 from townsquare.bus import DurableBus
+from townsquare.channels.demo.payloads import SIGNATURE_HEADER
 from townsquare.config import Settings
 from townsquare.model import InboundMessage
 from townsquare.pipeline.worker import PipelineWorker
 from townsquare.runtime import Runtime
+from townsquare.security.signatures import sign
 from townsquare.store import journal
 from townsquare.store.db import Database
 from townsquare.store.tables import bus_journal, conversations, dead_letters, messages
@@ -247,6 +249,21 @@ def test_a_webhook_answered_202_is_in_the_journal(runtime: Runtime) -> None:
         [row] = conn.execute(select(bus_journal)).all()
     assert (row.channel, row.external_id) == ("demo", "p-1")
     assert InboundMessage.model_validate_json(row.message).text == "@acme kein Netz seit heute früh"
+
+
+def test_a_signed_webhook_with_a_lone_surrogate_is_refused_and_not_journalled(runtime: Runtime) -> None:
+    """``"\\ud800"`` is valid JSON that no database can store (PostgreSQL cannot encode it): the
+    receiver answers 400, so the network knows, and nothing half-valid reaches the journal."""
+    with runtime.db.write() as conn:
+        connect_demo_account(conn)
+    body, headers = post_created("p-2", "@acme MARK broken")
+    body = body.replace(b"MARK", b"\\ud800")
+    assert b"\\ud800" in body
+    headers[SIGNATURE_HEADER] = sign(WEBHOOK_SECRET, body)
+    with TestClient(create_app(runtime)) as client:
+        response = client.post(WEBHOOK_PATH, content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert journal_rows(runtime.db) == 0
 
 
 def test_journal_commits_are_synced_to_disk_on_sqlite(sqlite_url: str) -> None:
