@@ -85,3 +85,15 @@ def test_e5_read_at_its_last_layer_only_is_caught() -> None:
     encoders = {name: shared_encoder(name) for name in accurate.encoders} | {"e5": LastLayerE5()}
     with pytest.raises(EncoderMismatchError, match="encoder 'e5'"):
         accurate.check_encoders(encoders)
+
+
+def test_a_pipeline_with_a_mismatched_encoder_fails_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not on every batch, which would send every message to dead_letters."""
+    import townsquare.triage as triage_package
+    from townsquare.pipeline.stages.triage import TriageStage
+
+    accurate = AccurateModel.load(ACCURATE_FILE)
+    monkeypatch.setattr(triage_package, "_cache", {})
+    monkeypatch.setattr(triager_module, "_encoders", {name: LengthEncoder() for name in accurate.encoders})
+    with pytest.raises(EncoderMismatchError):
+        TriageStage("accurate")

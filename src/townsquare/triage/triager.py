@@ -90,6 +90,12 @@ class Triager:
         self._fast: FastModel | None = None
         self._accurate: AccurateModel | None = None
 
+    def load(self) -> None:
+        """Load the weight files now (and, in accurate mode, check the encoders against them), so
+        that a process with a missing or mismatched model fails when it starts, with the reason,
+        instead of failing every batch it is given."""
+        self._models()
+
     def _models(self) -> tuple[FastModel, AccurateModel | None]:
         with self._lock:
             if self._fast is None:

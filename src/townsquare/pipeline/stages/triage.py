@@ -21,6 +21,9 @@ class TriageStage:
         from townsquare.triage import load_triager
 
         self._triager = load_triager(mode, tuple(patterns))
+        # Now, not on the first batch: a model that cannot run (missing, or trained on another
+        # encoder setup) stops the start with its reason instead of dead-lettering every message.
+        self._triager.load()
 
     def process(self, batch: Batch) -> None:
         from townsquare.triage import TriageInput
