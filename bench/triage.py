@@ -27,7 +27,7 @@ from typing import Any  # noqa: E402
 
 from townsquare.triage import TriageInput, find_personal_data, load_triager  # noqa: E402
 from townsquare.triage import data as datasets  # noqa: E402
-from townsquare.triage.crossval import CascadeCV, complaint_cv, intent_cv  # noqa: E402
+from townsquare.triage.crossval import CascadeCV, complaint_cv, intent_cv, sentiment_cascade_cv  # noqa: E402
 from townsquare.triage.evaluate import score  # noqa: E402
 from townsquare.triage.language import clean_for_language  # noqa: E402
 from townsquare.triage.pii_testset import CUSTOMER_NUMBER, KINDS, generate  # noqa: E402
@@ -210,12 +210,32 @@ def main() -> None:
             }
             for task, by_lang in reports.items()
         } | extra
+    if not args.no_accurate:
+        out["sentiment_cv_accurate"] = sentiment_training_cv(data_dir, cache)
     out["language"] = language_figures(data_dir)
     out["personal_data"] = pii_figures(args.pii_per_kind)
     out |= throughput_figures(data_dir, args.runs, not args.no_accurate)
 
     print_table(out)
     print(json.dumps(out, ensure_ascii=False))
+
+
+def sentiment_training_cv(data_dir: Path, cache: EmbeddingCache) -> dict[str, Any]:
+    """The accurate cascade's sentiment out of fold on the training rows (``sentiment_cascade_cv``),
+    with the shipped fast model's featurizer and idf; None without a cascade (a USE-only build)."""
+    import numpy as np
+
+    from townsquare.triage.features import HashedNgrams
+    from townsquare.triage.models import FAST_FILE, AccurateModel
+    from townsquare.triage.train import collect
+
+    if AccurateModel.load().cascade is None:
+        return {}
+    with np.load(FAST_FILE, allow_pickle=False) as fast:
+        featurizer = HashedNgrams(**json.loads(str(fast["config"]))["featurizer"])
+        idf = fast["idf"].astype(np.float32)
+    cv = sentiment_cascade_cv(collect(data_dir).sentiment, featurizer, idf, cache)
+    return {"cascade": cv.cascade, "stage1": cv.stage1, "full": cv.full, "routed": cv.routed, "rows": cv.rows}
 
 
 def _unsure(texts: list[str]) -> Any:
@@ -290,6 +310,16 @@ def print_table(out: dict[str, Any]) -> None:
                     " ".join(f"{k} {v:.3f}" for k, v in s.items()),
                 )
             )
+        cv = out.get(f"sentiment_cv_{mode}")
+        if cv:
+            for part in ("cascade", "stage1", "full"):
+                rows.append(
+                    (
+                        f"sentiment macro-F1, 5-fold CV, XLM-T train ({mode}, {part})",
+                        "-",
+                        " ".join(f"{k} {v:.3f}" for k, v in cv[part].items()),
+                    )
+                )
         c = out.get(f"complaint_cv_{mode}")
         if c:
             rows.append((f"complaint F1, 5-fold CV ({mode})", ">= 0.82", f"{c['f1']:.3f} (acc {c['accuracy']:.3f})"))

@@ -1,7 +1,17 @@
 from __future__ import annotations
 
-from townsquare.triage.crossval import complaint_cv, intent_cv
+from typing import Any
+
+import numpy as np
+import pytest
+
+from townsquare.triage import triager as triager_module
+from townsquare.triage.crossval import complaint_cv, intent_cv, sentiment_cascade_cv
 from townsquare.triage.data import Labelled, intent_set
+from townsquare.triage.features import HashedNgrams, document_frequency
+from townsquare.triage.linear import FloatArray
+from townsquare.triage.models import Encoder
+from townsquare.triage.train import EmbeddingCache
 
 
 def test_intent_cv_scores_only_real_posts() -> None:
@@ -30,3 +40,45 @@ def test_complaint_cv_on_a_small_set() -> None:
     assert result["n"] == 30
     assert 0.0 <= result["f1"] <= 1.0
     assert result["f1"] > 0.5
+
+
+class _RowEncoder(Encoder):
+    """e5 "knows" a row's class from its number (one-hot of number % 3); USE knows nothing."""
+
+    dim = 3
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def _load(self) -> Any:
+        return object()
+
+    def _encode(self, texts: list[str]) -> FloatArray:
+        out = np.zeros((len(texts), 3), dtype=np.float32)
+        if self.name == "e5":
+            out[np.arange(len(texts)), [int(t.split()[-1]) % 3 for t in texts]] = 1.0
+        return out
+
+
+def test_sentiment_cascade_cv_routes_by_stage_one_doubt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no row routed the cascade is stage 1, with every row routed it is the full model."""
+    monkeypatch.setattr(triager_module, "_encoders", {"use": _RowEncoder("use"), "e5": _RowEncoder("e5")})
+    labels = ("negative", "neutral", "positive")
+    rows = [
+        Labelled(text=f"row {n}", source="xlmt-train", language=lang, sentiment=labels[n % 3])
+        for n in range(240)
+        for lang in ("en", "de")
+    ]
+    featurizer = HashedNgrams()
+    ids, offsets = featurizer.transform([r.text for r in rows])
+    idf = document_frequency(ids, offsets, featurizer.n_buckets)
+    cache = EmbeddingCache(None, ("use", "e5"))
+    none = sentiment_cascade_cv(rows, featurizer, idf, cache, quantile=0.0)
+    every = sentiment_cascade_cv(rows, featurizer, idf, cache, quantile=1.0)
+    half = sentiment_cascade_cv(rows, featurizer, idf, cache, quantile=0.5)
+    assert none.routed == 0.0 and none.cascade == none.stage1
+    assert every.routed == 1.0 and every.cascade == every.full
+    assert none.rows == {"de": 240, "en": 240}
+    assert every.full["en"] > 0.95 and none.stage1["en"] < 0.8  # only e5 can tell the rows apart
+    assert none.stage1["en"] <= half.cascade["en"] <= every.full["en"]

@@ -649,6 +649,35 @@ def _head_arrays(fitted: dict[str, _Fitted], prefix: str) -> tuple[list[dict[str
     return heads, arrays
 
 
+def fit_stages(
+    name: str,
+    labels: Sequence[str],
+    rows: Sequence[Labelled],
+    y: npt.NDArray[np.int64],
+    featurizer: HashedNgrams,
+    idf: FloatArray,
+    cache: EmbeddingCache,
+    cheap: Sequence[str] = (),
+    advance: Callable[[int], None] = lambda n: None,
+) -> list[_Fitted]:
+    """One head fitted for the full model and, with ``cheap`` encoders, for the cascade's first
+    stage too, each with its blend and biases chosen out of fold (5 folds; ``advance`` per fold).
+    The bench uses the out-of-fold probabilities to score the cascade on the training rows."""
+    texts = [r.text for r in rows]
+    embs = [cache.embed(texts)] + ([cache.embed(texts, only=cheap)] if cheap else [])
+    c_dense = C_DENSE
+    groups = None
+    if name == "sentiment":
+        languages = [r.language or "" for r in rows]
+        embs = [sentiment_inputs(e, texts, languages) for e in embs]
+        c_dense = C_DENSE_SENTIMENT
+        groups = np.asarray(languages)
+    x_sparse = _matrix(featurizer, texts, idf)
+    n_classes = 2 if len(labels) == 1 else len(labels)
+    p_fast, p_dense = _oof(x_sparse, embs, y, n_classes, advance, c_dense)
+    return [_fit_stage(y, emb, p_fast, pd_, n_classes, c_dense, groups) for emb, pd_ in zip(embs, p_dense, strict=True)]
+
+
 def train_accurate(
     ts: TrainingSet,
     fast_arrays: dict[str, npt.NDArray[Any]],
@@ -686,20 +715,9 @@ def train_accurate(
 
     stages: list[dict[str, _Fitted]] = [{}, {}] if cascade else [{}]
     for name, labels, rows, y in tasks:
-        texts = [r.text for r in rows]
-        embs = [cache.embed(texts)] + ([cache.embed(texts, only=cheap)] if cascade else [])
-        c_dense = C_DENSE
-        groups = None
-        if name == "sentiment":
-            languages = [r.language or "" for r in rows]
-            embs = [sentiment_inputs(e, texts, languages) for e in embs]
-            c_dense = C_DENSE_SENTIMENT
-            groups = np.asarray(languages)
-        x_sparse = _matrix(featurizer, texts, idf)
-        n_classes = 2 if len(labels) == 1 else len(labels)
-        p_fast, p_dense = _oof(x_sparse, embs, y, n_classes, advance, c_dense)
-        for stage, emb, pd in zip(stages, embs, p_dense, strict=True):
-            stage[name] = _fit_stage(y, emb, p_fast, pd, n_classes, c_dense, groups)
+        fitted = fit_stages(name, labels, rows, y, featurizer, idf, cache, cheap if cascade else (), advance)
+        for stage, head in zip(stages, fitted, strict=True):
+            stage[name] = head
         advance(1)
 
     heads, arrays = _head_arrays(stages[0], "")
