@@ -62,8 +62,10 @@ class Settings(BaseSettings):
         description="Resolution target per priority.",
     )
     pipeline_batch_size: int = Field(default=500, ge=1, le=10_000, description="Messages per pipeline batch.")
-    triage: Literal["off", "fast", "accurate"] = Field(
-        default="fast", description="Triage model the pipeline runs on every inbound message."
+    triage: Literal["off", "fast", "accurate", "full"] = Field(
+        default="fast",
+        description="Triage model the pipeline runs on every inbound message: fast (n-grams), accurate "
+        "(sentence encoders, e5 only where unsure) or full (e5 on every post; slowest, best).",
     )
     personal_data_patterns: dict[str, str] = Field(
         default={},

@@ -10,7 +10,7 @@ import pytest
 
 from townsquare.triage import triager as triager_module
 from townsquare.triage.linear import FloatArray
-from townsquare.triage.models import AccurateModel, Cascade, DenseHead, Encoder, apply_log_bias, margin
+from townsquare.triage.models import AccurateModel, Cascade, DenseHead, Encoder, FastModel, apply_log_bias, margin
 from townsquare.triage.schema import INTENTS, SENTIMENTS
 from townsquare.triage.train import choose_cascade, decision_bias
 
@@ -87,6 +87,27 @@ def test_no_cascade_sends_every_post_to_every_encoder(fake_encoders: dict[str, F
     _, unsure = triager_module.accurate_probabilities(plain, fast, ["sure", "maybe"], ["en", "de"])
     assert unsure.all()
     assert fake_encoders["e5"].seen == ["sure", "maybe"]
+
+
+def test_full_mode_sends_every_post_to_every_encoder_despite_the_cascade(
+    fake_encoders: dict[str, FakeEncoder],
+) -> None:
+    texts = ["I am sure", "maybe"]
+    fast = {"sentiment": np.full((2, 3), 1 / 3, np.float32), "intent": np.full((2, 6), 0.1, np.float32)}
+    probs, unsure = triager_module.accurate_probabilities(_model(), fast, texts, ["en", "en"], every_post=True)
+    assert unsure.all()
+    assert fake_encoders["e5"].seen == texts
+    assert [SENTIMENTS[i] for i in probs["sentiment"].argmax(axis=1)] == ["negative", "negative"]  # the full model's
+
+
+def test_the_full_triager_answers_with_the_full_model(fake_encoders: dict[str, FakeEncoder]) -> None:
+    """``Triager("full")`` uses the shipped cascade's model but sends every post to e5."""
+    from townsquare.triage.schema import TriageInput
+
+    triager = triager_module.Triager("full")
+    triager._fast, triager._accurate = FastModel.load(), _model()
+    triager.triage([TriageInput(id="1", text="I am sure"), TriageInput(id="2", text="maybe")])
+    assert fake_encoders["e5"].seen == ["I am sure", "maybe"]
 
 
 def test_margin() -> None:

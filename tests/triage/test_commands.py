@@ -66,6 +66,15 @@ def test_triage_command_rejects_unknown_model() -> None:
     assert result.exit_code != 0
 
 
+def test_triage_command_runs_the_full_model() -> None:
+    """``--model full``: USE + e5 on every post, the same output contract."""
+    lines = '{"id":"1","text":"Worst service ever, third outage this week"}\n{"id":"2","text":"Danke, alles gut!"}\n'
+    result = CliRunner().invoke(make_app(), ["triage", "--model", "full"], input=lines)
+    assert result.exit_code == 0, result.output
+    out = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [(o["id"], o["sentiment"]) for o in out] == [("1", "negative"), ("2", "positive")]
+
+
 def test_triage_command_takes_company_patterns() -> None:
     result = CliRunner().invoke(
         make_app(), ["triage", "--pattern", r"customer_number=KD-\d{8}"], input='{"id":"1","text":"KD-12345678"}\n'

@@ -39,8 +39,8 @@ _cache_lock = threading.Lock()
 
 def load_triager(mode: Mode = "fast", patterns: Sequence[CustomPattern] = ()) -> Triager:
     """The process-wide triager for (mode, patterns); models load lazily on first use."""
-    if mode not in ("fast", "accurate"):
-        raise ValueError(f"unknown triage mode {mode!r}: use 'fast' or 'accurate'")
+    if mode not in ("fast", "accurate", "full"):
+        raise ValueError(f"unknown triage mode {mode!r}: use 'fast', 'accurate' or 'full'")
     key = (mode, tuple(patterns))
     with _cache_lock:
         if key not in _cache:

@@ -14,7 +14,14 @@ from pydantic import ValidationError
 
 from .schema import CustomPattern, TriageInput
 
-ModelOption = Annotated[str, typer.Option("--model", "-m", help="fast (numpy, >1,000/s) or accurate (e5 embeddings)")]
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="fast (n-grams, >1,000/s), accurate (USE, e5 where unsure; >100/s) or full (e5 on every post)",
+    ),
+]
 
 
 def _patterns(values: list[str] | None) -> list[CustomPattern]:
@@ -29,8 +36,8 @@ def _patterns(values: list[str] | None) -> list[CustomPattern]:
 
 
 def _check_mode(model: str) -> str:
-    if model not in ("fast", "accurate"):
-        raise typer.BadParameter(f"--model must be fast or accurate, got {model!r}")
+    if model not in ("fast", "accurate", "full"):
+        raise typer.BadParameter(f"--model must be fast, accurate or full, got {model!r}")
     return model
 
 

@@ -16,7 +16,10 @@ from .personal_data import find_personal_data
 from .schema import INTENTS, SENTIMENTS, CustomPattern, PersonalDataSpan, TriageInput, TriageResult
 from .urgency import detect_signals, urgency_score
 
-Mode = Literal["fast", "accurate"]
+# fast: n-gram heads, numpy only. accurate: the cascade (USE on every post, e5 on the posts it is
+# unsure about; >= 100 posts/s on one core). full: USE + e5 on every post, the best figures at
+# about a third of accurate's speed, for teams whose volume allows it (docs/triage.md).
+Mode = Literal["fast", "accurate", "full"]
 
 _shared_lock = threading.Lock()
 _lid: list[FastTextLid] = []
@@ -45,17 +48,22 @@ def embed(names: Sequence[str], texts: Sequence[str]) -> FloatArray:
 
 
 def accurate_probabilities(
-    accurate: AccurateModel, probs: dict[str, FloatArray], texts: Sequence[str], languages: Sequence[str]
+    accurate: AccurateModel,
+    probs: dict[str, FloatArray],
+    texts: Sequence[str],
+    languages: Sequence[str],
+    every_post: bool = False,
 ) -> tuple[dict[str, FloatArray], npt.NDArray[np.bool_]]:
     """The accurate model's probabilities, and which posts went through the full model.
 
     With a cascade, the cheap encoders (USE) embed every post and the expensive ones (e5) only
-    the posts that stage 1 is unsure about; without one, every post gets every encoder.
+    the posts that stage 1 is unsure about; without one, or with ``every_post``, every post gets
+    every encoder.
     ``languages`` (one code per post) feed the sentiment heads' language inputs.
     """
     cascade = accurate.cascade
     posts = Posts(texts, languages)
-    if cascade is None:
+    if cascade is None or every_post:
         emb = embed(accurate.encoders, texts)
         return accurate.refine(probs, emb, posts), np.ones(len(texts), dtype=bool)
     cheap = {name: shared_encoder(name).encode(texts) for name in cascade.encoders}
@@ -100,7 +108,7 @@ class Triager:
         with self._lock:
             if self._fast is None:
                 self._fast = FastModel.load()
-            if self.mode == "accurate" and self._accurate is None:
+            if self.mode in ("accurate", "full") and self._accurate is None:
                 accurate = AccurateModel.load()
                 accurate.check_encoders({name: shared_encoder(name) for name in accurate.encoders})
                 self._accurate = accurate
@@ -131,7 +139,7 @@ class Triager:
         if accurate is not None:
             # A hint may carry a region ("en-US", "de_AT"): the sentiment inputs want the language.
             codes = [code.replace("_", "-").split("-")[0] for code, _ in languages]
-            probs, _ = accurate_probabilities(accurate, probs, texts, codes)
+            probs, _ = accurate_probabilities(accurate, probs, texts, codes, every_post=self.mode == "full")
 
         spam_threshold = float(fast.config.get("spam_threshold", 0.5))
         reply_threshold = float(fast.config.get("needs_reply_threshold", 0.5))

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 class TriageStage:
     name = "triage"
 
-    def __init__(self, mode: Literal["fast", "accurate"] = "fast", patterns: Sequence[CustomPattern] = ()) -> None:
+    def __init__(
+        self, mode: Literal["fast", "accurate", "full"] = "fast", patterns: Sequence[CustomPattern] = ()
+    ) -> None:
         # Imported here so a pipeline without triage never loads the models.
         from townsquare.triage import load_triager
 
