@@ -227,19 +227,14 @@ def main() -> None:
 
 def sentiment_training_cv(data_dir: Path, cache: EmbeddingCache) -> dict[str, Any]:
     """The accurate cascade's sentiment out of fold on the training rows (``sentiment_cascade_cv``),
-    with the shipped fast model's featurizer and idf; None without a cascade (a USE-only build)."""
-    import numpy as np
-
-    from townsquare.triage.features import HashedNgrams
-    from townsquare.triage.models import FAST_FILE, AccurateModel
+    with the shipped fast model's featurizer and idf; empty without a cascade (a USE-only build)."""
+    from townsquare.triage.models import AccurateModel, FastModel
     from townsquare.triage.train import collect
 
     if AccurateModel.load().cascade is None:
         return {}
-    with np.load(FAST_FILE, allow_pickle=False) as fast:
-        featurizer = HashedNgrams(**json.loads(str(fast["config"]))["featurizer"])
-        idf = fast["idf"].astype(np.float32)
-    cv = sentiment_cascade_cv(collect(data_dir).sentiment, featurizer, idf, cache)
+    fast = FastModel.load()
+    cv = sentiment_cascade_cv(collect(data_dir).sentiment, fast.featurizer, fast.idf, cache)
     return {"cascade": cv.cascade, "stage1": cv.stage1, "full": cv.full, "routed": cv.routed, "rows": cv.rows}
 
 

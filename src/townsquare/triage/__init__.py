@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from .guard import GuardDecision, check_public_reply
 from .personal_data import find_personal_data
 from .schema import CustomPattern, PersonalDataSpan, TriageInput, TriageResult
-from .triager import Mode, Triager
+from .triager import MODES, Mode, Triager
 from .urgency import Signals, detect_signals, urgency_score
 
 __all__ = [
@@ -39,8 +39,8 @@ _cache_lock = threading.Lock()
 
 def load_triager(mode: Mode = "fast", patterns: Sequence[CustomPattern] = ()) -> Triager:
     """The process-wide triager for (mode, patterns); models load lazily on first use."""
-    if mode not in ("fast", "accurate", "full"):
-        raise ValueError(f"unknown triage mode {mode!r}: use 'fast', 'accurate' or 'full'")
+    if mode not in MODES:
+        raise ValueError(f"unknown triage mode {mode!r}: use one of {', '.join(MODES)}")
     key = (mode, tuple(patterns))
     with _cache_lock:
         if key not in _cache:

@@ -36,8 +36,10 @@ def _patterns(values: list[str] | None) -> list[CustomPattern]:
 
 
 def _check_mode(model: str) -> str:
-    if model not in ("fast", "accurate", "full"):
-        raise typer.BadParameter(f"--model must be fast, accurate or full, got {model!r}")
+    from .triager import MODES
+
+    if model not in MODES:
+        raise typer.BadParameter(f"--model must be one of {', '.join(MODES)}, got {model!r}")
     return model
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,7 @@ from .urgency import detect_signals, urgency_score
 # unsure about; >= 100 posts/s on one core). full: USE + e5 on every post, the best figures at
 # about a third of accurate's speed, for teams whose volume allows it (docs/triage.md).
 Mode = Literal["fast", "accurate", "full"]
+MODES: tuple[str, ...] = get_args(Mode)
 
 _shared_lock = threading.Lock()
 _lid: list[FastTextLid] = []
@@ -99,7 +100,7 @@ class Triager:
         self._accurate: AccurateModel | None = None
 
     def load(self) -> None:
-        """Load the weight files now (and, in accurate mode, check the encoders against them), so
+        """Load the weight files now (and, in accurate or full mode, check the encoders against them), so
         that a process with a missing or mismatched model fails when it starts, with the reason,
         instead of failing every batch it is given."""
         self._models()

@@ -4,21 +4,19 @@ inbound message (the models live in `townsquare.triage`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from townsquare.model import Direction
 from townsquare.pipeline.batch import Batch
 
 if TYPE_CHECKING:
-    from townsquare.triage import CustomPattern
+    from townsquare.triage import CustomPattern, Mode
 
 
 class TriageStage:
     name = "triage"
 
-    def __init__(
-        self, mode: Literal["fast", "accurate", "full"] = "fast", patterns: Sequence[CustomPattern] = ()
-    ) -> None:
+    def __init__(self, mode: Mode = "fast", patterns: Sequence[CustomPattern] = ()) -> None:
         # Imported here so a pipeline without triage never loads the models.
         from townsquare.triage import load_triager
 
