@@ -28,10 +28,11 @@ from typing import Any  # noqa: E402
 from townsquare.triage import TriageInput, find_personal_data, load_triager  # noqa: E402
 from townsquare.triage import data as datasets  # noqa: E402
 from townsquare.triage.crossval import CascadeCV, complaint_cv, intent_cv, sentiment_cascade_cv  # noqa: E402
-from townsquare.triage.evaluate import score  # noqa: E402
+from townsquare.triage.evaluate import macro_f1_interval, score  # noqa: E402
 from townsquare.triage.language import clean_for_language  # noqa: E402
 from townsquare.triage.pii_testset import CUSTOMER_NUMBER, KINDS, generate  # noqa: E402
 from townsquare.triage.pii_testset import score as pii_score  # noqa: E402
+from townsquare.triage.schema import SENTIMENTS  # noqa: E402
 from townsquare.triage.train import DEFAULT_ENCODERS, EmbeddingCache, pool_texts  # noqa: E402
 
 SHORT_POSTS = Path(datasets.__file__).parent / "data" / "short_posts.jsonl"
@@ -45,14 +46,20 @@ def triage_all(mode: str, texts: list[str]) -> list[Any]:
     return out
 
 
-def sentiment_val(data_dir: Path, mode: str) -> dict[str, float]:
+def sentiment_val(data_dir: Path, mode: str) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Macro-F1 per XLM-T val language, and the 95 % bootstrap interval of the issue's two."""
     rows = list(datasets.xlmt(data_dir, "val"))
     results = triage_all(mode, [r.text for r in rows])
     by_lang: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for r, p in zip(rows, results, strict=True):
         by_lang[r.language or "?"][0].append(r.sentiment or "")
         by_lang[r.language or "?"][1].append(p.sentiment)
-    return {lang: round(score(t, p).macro_f1, 4) for lang, (t, p) in sorted(by_lang.items())}
+    reports = {lang: score(t, p, SENTIMENTS) for lang, (t, p) in sorted(by_lang.items())}
+    intervals = {lang: macro_f1_interval(reports[lang]) for lang in ("de", "en") if lang in reports}
+    return (
+        {lang: round(r.macro_f1, 4) for lang, r in reports.items()},
+        {lang: [round(v, 4) for v in ci] for lang, ci in intervals.items() if ci is not None},
+    )
 
 
 def language_figures(data_dir: Path) -> dict[str, Any]:
@@ -183,7 +190,7 @@ def main() -> None:
     out: dict[str, Any] = {"cores": 1}
 
     for mode in modes:
-        out[f"sentiment_val_macro_f1_{mode}"] = sentiment_val(data_dir, mode)
+        out[f"sentiment_val_macro_f1_{mode}"], out[f"sentiment_val_ci95_{mode}"] = sentiment_val(data_dir, mode)
         intents = datasets.intent_set()
         pool = pool_texts(data_dir, [r.text for r in intents])
         # No pool: the shipped complaint column is not distilled (see train.fit_small_heads).
@@ -308,6 +315,14 @@ def print_table(out: dict[str, Any]) -> None:
                     f"sentiment macro-F1, XLM-T val ({mode})",
                     "de/en >= 0.70",
                     " ".join(f"{k} {v:.3f}" for k, v in s.items()),
+                )
+            )
+            ci = out.get(f"sentiment_val_ci95_{mode}", {})
+            rows.append(
+                (
+                    f"  the same, 95 % bootstrap interval ({mode})",
+                    "-",
+                    " ".join(f"{k} {low:.3f}-{high:.3f}" for k, (low, high) in ci.items()),
                 )
             )
         cv = out.get(f"sentiment_cv_{mode}")

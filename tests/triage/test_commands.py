@@ -107,9 +107,12 @@ def test_eval_command_prints_per_class_scores(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     for heading in ("== language", "== sentiment", "== intent", "== needs_reply", "macro-F1 per language"):
         assert heading in result.stdout
+    assert "true / predicted" in result.stdout  # a confusion matrix per task
+    assert "95 % bootstrap interval" in result.stdout
     as_json = CliRunner().invoke(make_app(), ["eval", "triage", str(labelled), "--json"])
     report = json.loads(as_json.stdout)
     assert report["intent"]["all"]["n"] == 3
+    assert sum(map(sum, report["intent"]["all"]["confusion"]["matrix"])) == 3
     assert set(report["sentiment"]) == {"all", "de", "en"}
 
 
