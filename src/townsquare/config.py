@@ -67,6 +67,13 @@ class Settings(BaseSettings):
         description="Triage model the pipeline runs on every inbound message: fast (n-grams), accurate "
         "(sentence encoders, e5 only where unsure) or full (e5 on every post; slowest, best).",
     )
+    triage_e5_share: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Accurate triage: about this share of posts goes on to e5 by sentiment doubt (more: better "
+        "sentiment, fewer posts per second; docs/triage.md has the chart). Unset: the model's own (25 %).",
+    )
     personal_data_patterns: dict[str, str] = Field(
         default={},
         description="The company's own identifiers as kind = regular expression (e.g. customer_number = "

@@ -10,7 +10,16 @@ import pytest
 
 from townsquare.triage import triager as triager_module
 from townsquare.triage.linear import FloatArray
-from townsquare.triage.models import AccurateModel, Cascade, DenseHead, Encoder, FastModel, apply_log_bias, margin
+from townsquare.triage.models import (
+    ENCODER_PROBE_TEXTS,
+    AccurateModel,
+    Cascade,
+    DenseHead,
+    Encoder,
+    FastModel,
+    apply_log_bias,
+    margin,
+)
 from townsquare.triage.schema import INTENTS, SENTIMENTS
 from townsquare.triage.train import choose_cascade, decision_bias
 
@@ -246,3 +255,52 @@ def test_the_shipped_model_carries_english_and_german_blends_in_both_stages() ->
         assert set(sentiment.by_language) == {"en", "de"}
         for blend, log_bias in sentiment.by_language.values():
             assert 0.0 <= blend <= 1.0 and log_bias.shape == (3,) and log_bias[1] == 0.0
+
+
+def test_at_share_moves_the_sentiment_margin_along_the_training_quantiles() -> None:
+    stage1 = _model().cascade
+    assert stage1 is not None
+    cascade = Cascade(
+        stage1.encoders, stage1.heads, 0.2, 0.2, 0.5, margin_quantiles=tuple(np.linspace(0.0, 1.0, 101) ** 2)
+    )
+    assert cascade.at_share(0.5).sentiment_margin == pytest.approx(0.25)
+    assert cascade.at_share(0.0).sentiment_margin == 0.0  # nothing routed by sentiment doubt
+    assert cascade.at_share(1.0).sentiment_margin == float("inf")  # every post
+    margins = [cascade.at_share(s).sentiment_margin for s in np.linspace(0, 1, 11)]
+    assert margins == sorted(margins)
+    assert cascade.at_share(0.3).complaint_margin == cascade.complaint_margin  # complaint doubt still routes
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        cascade.at_share(1.5)
+    with pytest.raises(ValueError, match="townsquare train"):
+        stage1.at_share(0.3)  # a model without the quantiles
+
+
+def test_the_shipped_cascade_gives_its_own_margin_at_its_own_share() -> None:
+    from townsquare.triage.train import CASCADE_SENTIMENT_QUANTILE
+
+    cascade = AccurateModel.load().cascade
+    assert cascade is not None and len(cascade.margin_quantiles) == 101
+    assert cascade.at_share(CASCADE_SENTIMENT_QUANTILE).sentiment_margin == pytest.approx(cascade.sentiment_margin)
+
+
+def test_a_triager_with_an_e5_share_routes_that_many_posts(fake_encoders: dict[str, FakeEncoder]) -> None:
+    """e5_share 0: only posts unsure of complaint go on; 1: every post."""
+    from townsquare.triage.schema import TriageInput
+
+    base = _model()
+    assert base.cascade is not None
+    quantiles = tuple(np.linspace(0.0, 1.0, 101))
+    cascade = Cascade(
+        base.cascade.encoders, base.cascade.heads, 0.2, 0.0, 0.5, margin_quantiles=quantiles
+    )  # complaint doubt off
+    probes = {name: FakeEncoder(name).encode(ENCODER_PROBE_TEXTS) for name in ("use", "e5")}
+    with_quantiles = AccurateModel(heads=base.heads, config=base.config, cascade=cascade, probes=probes)
+    posts = [TriageInput(id="1", text="I am sure"), TriageInput(id="2", text="maybe")]
+    for share, routed in ((0.0, []), (1.0, ["I am sure", "maybe"])):
+        triager = triager_module.Triager("accurate", accurate=with_quantiles, e5_share=share)
+        triager.load()  # checks the encoders against the probes
+        fake_encoders["e5"].seen.clear()
+        triager.triage(posts)
+        assert fake_encoders["e5"].seen == routed
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        triager_module.Triager("accurate", e5_share=-0.1)

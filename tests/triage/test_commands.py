@@ -75,6 +75,31 @@ def test_triage_command_runs_the_full_model() -> None:
     assert [(o["id"], o["sentiment"]) for o in out] == [("1", "negative"), ("2", "positive")]
 
 
+@pytest.mark.parametrize("share", ["0", "1"])
+def test_triage_command_takes_a_share_of_posts_for_e5(share: str) -> None:
+    """``--e5-share``: the accurate cascade's throughput knob; the output contract stays."""
+    lines = '{"id":"1","text":"Worst service ever, third outage this week"}\n'
+    result = CliRunner().invoke(make_app(), ["triage", "--model", "accurate", "--e5-share", share], input=lines)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sentiment"] == "negative"
+
+
+def test_triage_command_refuses_a_share_outside_zero_to_one() -> None:
+    result = CliRunner().invoke(make_app(), ["triage", "--model", "accurate", "--e5-share", "1.5"], input="")
+    assert result.exit_code == 2
+    assert "--e5-share" in result.output
+
+
+def test_the_share_setting_is_checked() -> None:
+    from pydantic import ValidationError
+
+    from townsquare.config import Settings
+
+    assert Settings(triage_e5_share=0.1).triage_e5_share == 0.1
+    with pytest.raises(ValidationError, match="triage_e5_share"):
+        Settings(triage_e5_share=2)
+
+
 def test_triage_command_takes_company_patterns() -> None:
     result = CliRunner().invoke(
         make_app(), ["triage", "--pattern", r"customer_number=KD-\d{8}"], input='{"id":"1","text":"KD-12345678"}\n'

@@ -52,7 +52,7 @@ def default_prepare_stages(settings: Settings) -> list[Stage]:
     if settings.triage != "off":
         from townsquare.pipeline.stages.triage import TriageStage
 
-        stages.append(TriageStage(settings.triage, settings.custom_patterns()))
+        stages.append(TriageStage(settings.triage, settings.custom_patterns(), settings.triage_e5_share))
     return stages
 
 

@@ -33,16 +33,16 @@ __all__ = [
     "urgency_score",
 ]
 
-_cache: dict[tuple[str, tuple[CustomPattern, ...]], Triager] = {}
+_cache: dict[tuple[str, tuple[CustomPattern, ...], float | None], Triager] = {}
 _cache_lock = threading.Lock()
 
 
-def load_triager(mode: Mode = "fast", patterns: Sequence[CustomPattern] = ()) -> Triager:
-    """The process-wide triager for (mode, patterns); models load lazily on first use."""
+def load_triager(mode: Mode = "fast", patterns: Sequence[CustomPattern] = (), e5_share: float | None = None) -> Triager:
+    """The process-wide triager for (mode, patterns, e5_share); models load lazily on first use."""
     if mode not in MODES:
         raise ValueError(f"unknown triage mode {mode!r}: use one of {', '.join(MODES)}")
-    key = (mode, tuple(patterns))
+    key = (mode, tuple(patterns), e5_share)
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = Triager(mode, patterns)
+            _cache[key] = Triager(mode, patterns, e5_share=e5_share)
         return _cache[key]

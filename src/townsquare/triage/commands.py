@@ -48,7 +48,13 @@ def _error_line(line_no: int, message: str) -> str:
 
 
 def run_triage(
-    source: TextIO, sink: TextIO, errors: TextIO, mode: str, patterns: list[CustomPattern], batch_size: int = 256
+    source: TextIO,
+    sink: TextIO,
+    errors: TextIO,
+    mode: str,
+    patterns: list[CustomPattern],
+    batch_size: int = 256,
+    e5_share: float | None = None,
 ) -> tuple[int, int]:
     """Triage JSONL from ``source`` to ``sink``; bad lines get an error line on ``errors``. Returns (ok, bad).
 
@@ -56,7 +62,7 @@ def run_triage(
     """
     from . import load_triager
 
-    triager = load_triager(mode, patterns)  # type: ignore[arg-type]
+    triager = load_triager(mode, patterns, e5_share)  # type: ignore[arg-type]
     ok = bad = 0
     pending: list[TriageInput] = []
 
@@ -122,13 +128,22 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             list[str] | None, typer.Option("--pattern", help="company id pattern kind=regex, repeatable")
         ] = None,
         batch_size: Annotated[int, typer.Option(help="posts per model call")] = 256,
+        e5_share: Annotated[
+            float | None,
+            typer.Option(
+                "--e5-share",
+                min=0.0,
+                max=1.0,
+                help="accurate mode: about this share of posts goes on to e5 (default: the model's, 0.25)",
+            ),
+        ] = None,
     ) -> None:
         """Triage posts: JSONL {"id", "text", ["language"]} on stdin, one result per line on stdout.
 
         Bad input lines get {"line": N, "error": ...} on stderr and the run goes on.
         """
         mode = _check_mode(model)
-        _, bad = run_triage(sys.stdin, sys.stdout, sys.stderr, mode, _patterns(pattern), batch_size)
+        _, bad = run_triage(sys.stdin, sys.stdout, sys.stderr, mode, _patterns(pattern), batch_size, e5_share)
         if bad:
             typer.echo(f"{bad} bad line(s) skipped", err=True)
 

@@ -279,6 +279,68 @@ class SentimentCV:
     rows: dict[str, int]
 
 
+@dataclass(frozen=True)
+class SentimentOOF:
+    """Both stages' out-of-fold sentiment probabilities on the accurate model's training rows
+    (``fit_stages``: 5 folds, blends and biases chosen on the out-of-fold probabilities, which
+    flatters both stages a little and alike), from which the cascade can be scored at any share
+    of rows sent to the full model without fitting again."""
+
+    y: npt.NDArray[np.int64]
+    full: FloatArray
+    first: FloatArray
+    language: npt.NDArray[np.str_]
+    tweets: npt.NDArray[np.bool_]  # the XLM-T training tweets: the rows that are scored
+
+    def threshold(self, share: float) -> float:
+        """The stage-1 sentiment margin below which ``share`` of the rows go on (``choose_cascade``'s rule)."""
+        return float("inf") if share >= 1 else float(np.quantile(margin(self.first), share))
+
+    def routed(self, share: float) -> npt.NDArray[np.bool_]:
+        if share >= 1:
+            return np.ones(len(self.y), dtype=bool)
+        routed: npt.NDArray[np.bool_] = margin(self.first) < self.threshold(share)
+        return routed
+
+    def by_language(self, pred: npt.NDArray[np.int64]) -> dict[str, float]:
+        out = {}
+        for code in sorted(set(self.language[self.tweets].tolist())):
+            pick = self.tweets & (self.language == code)
+            truth = [SENTIMENTS[i] for i in self.y[pick]]
+            out[code] = round(score(truth, [SENTIMENTS[i] for i in pred[pick]]).macro_f1, 4)
+        return out
+
+    def cascade(self, share: float) -> dict[str, float]:
+        """Macro-F1 per set language when the ``share`` least sure rows get the full model's answer."""
+        return self.by_language(np.where(self.routed(share), self.full.argmax(1), self.first.argmax(1)))
+
+    def cv(self, share: float) -> SentimentCV:
+        codes = sorted(set(self.language[self.tweets].tolist()))
+        return SentimentCV(
+            cascade=self.cascade(share),
+            stage1=self.by_language(self.first.argmax(1)),
+            full=self.by_language(self.full.argmax(1)),
+            routed=round(float(self.routed(share).mean()), 4),
+            rows={code: int((self.tweets & (self.language == code)).sum()) for code in codes},
+        )
+
+
+def sentiment_oof(
+    rows: Sequence[Labelled], featurizer: HashedNgrams, idf: FloatArray, cache: EmbeddingCache
+) -> SentimentOOF:
+    """Fit the accurate model's sentiment stages as ``townsquare train`` does and keep their
+    out-of-fold probabilities; scored on the XLM-T training tweets, per set language."""
+    y = np.array([SENTIMENTS.index(r.sentiment or "") for r in rows])
+    full, first = fit_stages("sentiment", SENTIMENTS, rows, y, featurizer, idf, cache, CASCADE_ENCODERS)
+    return SentimentOOF(
+        y=y,
+        full=full.oof,
+        first=first.oof,
+        language=np.array([r.language or "" for r in rows]),
+        tweets=np.array([r.source == "xlmt-train" for r in rows]),
+    )
+
+
 def sentiment_cascade_cv(
     rows: Sequence[Labelled],
     featurizer: HashedNgrams,
@@ -286,33 +348,8 @@ def sentiment_cascade_cv(
     cache: EmbeddingCache,
     quantile: float = CASCADE_SENTIMENT_QUANTILE,
 ) -> SentimentCV:
-    """The accurate model's sentiment out of fold on its own training rows, as ``townsquare
-    train`` fits it (``fit_stages``: 5 folds, blends and biases chosen on the out-of-fold
-    probabilities, which flatters both stages a little and alike). A row goes to the full model
-    when its stage-1 margin is below the ``quantile`` of all rows' margins, as ``choose_cascade``
-    sets the shipped threshold (1: every row); complaint doubt, which also routes posts, is left
-    out. Scored on the XLM-T training tweets, per set language."""
-    y = np.array([SENTIMENTS.index(r.sentiment or "") for r in rows])
-    full, first = fit_stages("sentiment", SENTIMENTS, rows, y, featurizer, idf, cache, CASCADE_ENCODERS)
-    doubt = margin(first.oof)
-    routed = doubt < np.quantile(doubt, quantile) if quantile < 1 else np.ones(len(rows), dtype=bool)
-    cascade = np.where(routed, full.oof.argmax(1), first.oof.argmax(1))
-    language = np.array([r.language or "" for r in rows])
-    tweets = np.array([r.source == "xlmt-train" for r in rows])
-    codes = sorted(set(language[tweets].tolist()))
-
-    def by_language(pred: npt.NDArray[np.int64]) -> dict[str, float]:
-        out = {}
-        for code in codes:
-            pick = tweets & (language == code)
-            truth = [SENTIMENTS[i] for i in y[pick]]
-            out[code] = round(score(truth, [SENTIMENTS[i] for i in pred[pick]]).macro_f1, 4)
-        return out
-
-    return SentimentCV(
-        cascade=by_language(cascade),
-        stage1=by_language(first.oof.argmax(1)),
-        full=by_language(full.oof.argmax(1)),
-        routed=round(float(routed.mean()), 4),
-        rows={code: int((tweets & (language == code)).sum()) for code in codes},
-    )
+    """The accurate model's sentiment out of fold on its own training rows (``sentiment_oof``). A
+    row goes to the full model when its stage-1 margin is below the ``quantile`` of all rows'
+    margins, as ``choose_cascade`` sets the shipped threshold (1: every row); complaint doubt,
+    which also routes posts, is left out."""
+    return sentiment_oof(rows, featurizer, idf, cache).cv(quantile)

@@ -15,6 +15,7 @@ Both files are written by ``townsquare train`` (see ``train.py``) and loaded wit
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Sequence
@@ -254,6 +255,24 @@ class Cascade:
     sentiment_margin: float
     complaint_margin: float
     budget: float
+    # The stage-1 out-of-fold sentiment margins on the training rows at 0 %, 1 %, ..., 100 %: what
+    # ``at_share`` moves the threshold along.
+    margin_quantiles: tuple[float, ...] = ()
+
+    def at_share(self, share: float) -> Cascade:
+        """This cascade with its sentiment margin moved so that about ``share`` of posts like the
+        training rows go on to the full model by sentiment doubt (0: none, complaint doubt still
+        routes; 1: every post). A throughput knob: e5 costs ~20 ms a post on one core, stage 1 ~3."""
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"the share of posts sent to e5 must lie in [0, 1], got {share}")
+        if share >= 1.0:
+            return dataclasses.replace(self, sentiment_margin=float("inf"))
+        if len(self.margin_quantiles) < 2:
+            raise ValueError(
+                "this accurate model has no margin quantiles to set a share by; rebuild it with `townsquare train`"
+            )
+        steps = np.linspace(0.0, 1.0, len(self.margin_quantiles))
+        return dataclasses.replace(self, sentiment_margin=float(np.interp(share, steps, self.margin_quantiles)))
 
     def uncertain(self, probs: dict[str, FloatArray]) -> npt.NDArray[np.bool_]:
         unsure: npt.NDArray[np.bool_] = margin(probs["sentiment"]) < self.sentiment_margin
@@ -283,6 +302,7 @@ class AccurateModel:
                 sentiment_margin=float(c["sentiment_margin"]),
                 complaint_margin=float(c["complaint_margin"]),
                 budget=float(c["budget"]),
+                margin_quantiles=tuple(float(v) for v in c.get("sentiment_margin_quantiles", ())),
             )
         probes = {k.removeprefix("probe_"): v.astype(np.float32) for k, v in arrays.items() if k.startswith("probe_")}
         return cls(heads=_heads(arrays, config["heads"], ""), config=config, cascade=cascade, probes=probes)

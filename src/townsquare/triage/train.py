@@ -617,6 +617,12 @@ def choose_cascade(
     return round(t_sent, 4), round(t_comp, 4)
 
 
+def margin_quantiles(sentiment_oof: FloatArray, steps: int = 100) -> list[float]:
+    """The stage-1 out-of-fold sentiment margins at 0, 1/steps, ..., 1: stored with the cascade, so
+    that a team can set another share of posts to send to e5 at run time (``Cascade.at_share``)."""
+    return [round(float(v), 4) for v in np.quantile(margin(sentiment_oof), np.linspace(0.0, 1.0, steps + 1))]
+
+
 def _head_arrays(fitted: dict[str, _Fitted], prefix: str) -> tuple[list[dict[str, Any]], dict[str, npt.NDArray[Any]]]:
     heads: list[dict[str, Any]] = []
     arrays: dict[str, npt.NDArray[Any]] = {}
@@ -739,6 +745,7 @@ def train_accurate(
             "heads": heads1,
             "sentiment_margin": t_sent,
             "complaint_margin": t_comp,
+            "sentiment_margin_quantiles": margin_quantiles(stages[1]["sentiment"].oof),
             "budget": round(CASCADE_SENTIMENT_QUANTILE + CASCADE_COMPLAINT_QUANTILE, 4),
         }
     for name in cache.encoders:  # checked at load: the heads read these encoders' vectors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 from typing import Literal, get_args
@@ -92,11 +93,25 @@ def _round(values: FloatArray, labels: Sequence[str]) -> dict[str, float]:
 class Triager:
     """Batched and thread-safe: models load once (under a lock), scoring shares no mutable state."""
 
-    def __init__(self, mode: Mode = "fast", patterns: Sequence[CustomPattern] = ()) -> None:
+    def __init__(
+        self,
+        mode: Mode = "fast",
+        patterns: Sequence[CustomPattern] = (),
+        accurate: AccurateModel | None = None,
+        e5_share: float | None = None,
+    ) -> None:
+        """``accurate``: a model to use instead of the shipped ``accurate.npz`` (a benchmark's variant
+        of it, say); its encoders are checked against it all the same. ``e5_share`` (accurate mode):
+        about this share of posts goes on to e5 by sentiment doubt instead of the model's own
+        (``Cascade.at_share``); None keeps the model's."""
+        if e5_share is not None and not 0.0 <= e5_share <= 1.0:
+            raise ValueError(f"the share of posts sent to e5 must lie in [0, 1], got {e5_share}")
+        self.e5_share = e5_share
         self.mode: Mode = mode
         self.patterns: tuple[CustomPattern, ...] = tuple(patterns)
         self._lock = threading.Lock()
         self._fast: FastModel | None = None
+        self._given = accurate
         self._accurate: AccurateModel | None = None
 
     def load(self) -> None:
@@ -110,7 +125,9 @@ class Triager:
             if self._fast is None:
                 self._fast = FastModel.load()
             if self.mode in ("accurate", "full") and self._accurate is None:
-                accurate = AccurateModel.load()
+                accurate = self._given or AccurateModel.load()
+                if self.e5_share is not None and self.mode == "accurate" and accurate.cascade is not None:
+                    accurate = dataclasses.replace(accurate, cascade=accurate.cascade.at_share(self.e5_share))
                 accurate.check_encoders({name: shared_encoder(name) for name in accurate.encoders})
                 self._accurate = accurate
             return self._fast, self._accurate

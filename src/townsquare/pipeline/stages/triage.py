@@ -16,11 +16,13 @@ if TYPE_CHECKING:
 class TriageStage:
     name = "triage"
 
-    def __init__(self, mode: Mode = "fast", patterns: Sequence[CustomPattern] = ()) -> None:
+    def __init__(
+        self, mode: Mode = "fast", patterns: Sequence[CustomPattern] = (), e5_share: float | None = None
+    ) -> None:
         # Imported here so a pipeline without triage never loads the models.
         from townsquare.triage import load_triager
 
-        self._triager = load_triager(mode, tuple(patterns))
+        self._triager = load_triager(mode, tuple(patterns), e5_share)
         # Now, not on the first batch: a model that cannot run (missing, or trained on another
         # encoder setup) stops the start with its reason instead of dead-lettering every message.
         self._triager.load()
