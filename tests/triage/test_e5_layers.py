@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from townsquare.triage.e5_layers import MIXED_LAYERS, E5Layers
+from townsquare.triage.e5_layers import MIXED_LAYERS, E5Layers, gelu, gelu_
 
 TEXTS = [
     "@user I can't believe how bad this service is!!! 😡",
@@ -101,3 +101,18 @@ def test_batches_keep_attention_within_its_budget() -> None:
 def test_pooled_layers_refuses_an_empty_batch(model: E5Layers) -> None:
     with pytest.raises(ValueError, match="at least one text"):
         model.pooled_layers([], MIXED_LAYERS)
+
+
+def test_gelu_is_the_tanh_form_everywhere_without_overflow_warnings() -> None:
+    """The exp form used in the network equals 0.5·x·(1 + tanh(u)); huge inputs give 0 and x
+    (pytest turns numpy's overflow warning into an error, so none may escape)."""
+    x = np.linspace(-60.0, 60.0, 24001).astype(np.float32)
+    wide = x.astype(np.float64)
+    tanh_form = 0.5 * wide * (1 + np.tanh(np.sqrt(2 / np.pi) * (wide + 0.044715 * wide**3)))
+    assert np.abs(gelu(x) - tanh_form).max() < 1e-5
+    extreme = gelu(np.array([-1e6, -30.0, 0.0, 30.0, 1e6], dtype=np.float32))
+    assert extreme.tolist() == [0.0, 0.0, 0.0, 30.0, 1e6]
+    batch = np.array([[-1.0, 0.5]], dtype=np.float32)
+    result = gelu_(batch)
+    assert result is batch  # in place: the network's matmul output is a temporary
+    assert np.allclose(result, [[-0.158808, 0.345714]], atol=1e-5)

@@ -231,10 +231,16 @@ class E5Layers:
         return [self.bos, *self.tokenizer.ids(PREFIX + text)[: self.max_positions - 2], self.eos]
 
     def _norm(self, x: FloatArray, w: FloatArray, b: FloatArray) -> FloatArray:
-        mean = x.mean(-1, keepdims=True)
-        var = ((x - mean) ** 2).mean(-1, keepdims=True)
-        out: FloatArray = (x - mean) / np.sqrt(var + self.eps) * w + b
-        return out
+        """LayerNorm of each row, in place: ``x`` is always a temporary of the caller's."""
+        x -= x.mean(-1, keepdims=True)
+        scale = np.einsum("ij,ij->i", x, x)[:, None]  # the sum of squares, without another temporary
+        scale /= x.shape[-1]
+        scale += self.eps
+        np.sqrt(scale, out=scale)
+        x /= scale
+        x *= w
+        x += b
+        return x
 
     def pooled_layers(self, texts: Sequence[str], layers: Sequence[int]) -> dict[int, FloatArray]:
         """Mean-pooled states (over each text's tokens, ``<s>`` and ``</s>`` included, as e5 was
@@ -273,11 +279,12 @@ class E5Layers:
             padded[mask] = flat @ ly["qkv_w"] + ly["qkv_b"]
             qkv = padded.reshape(n, width, 3, heads, dim).transpose(2, 0, 3, 1, 4)
             scores = qkv[0] @ qkv[1].transpose(0, 1, 3, 2) * scale + masked
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
+            scores -= scores.max(-1, keepdims=True)
+            np.exp(scores, out=scores)
             scores /= scores.sum(-1, keepdims=True)
             context = (scores @ qkv[2]).transpose(0, 2, 1, 3)[mask].reshape(-1, h)
             flat = self._norm(flat + context @ ly["out_w"] + ly["out_b"], ly["attn_norm_w"], ly["attn_norm_b"])
-            mid = gelu(flat @ ly["ff_in_w"] + ly["ff_in_b"])
+            mid = gelu_(flat @ ly["ff_in_w"] + ly["ff_in_b"])
             flat = self._norm(flat + mid @ ly["ff_out_w"] + ly["ff_out_b"], ly["norm_w"], ly["norm_b"])
             if number in layers:
                 out[number] = pool(flat)
@@ -319,9 +326,24 @@ def gelu(x: FloatArray) -> FloatArray:
     """GELU in its tanh form (Hendrycks & Gimpel 2016), within 5e-4 of the exact ``x·Φ(x)`` that
     e5 was trained with. numpy's float32 ``tanh`` is vectorized, scipy's ``erf`` is not: the exact
     form took 30 % of e5's time (14 ms against 0.8 ms for one 576 x 1536 batch, one core)."""
-    inner = np.tanh(GELU_C * (x + np.float32(0.044715) * x * x * x))
-    out: FloatArray = np.asarray(np.float32(0.5) * x * (np.float32(1.0) + inner), dtype=np.float32)  # no copy
-    return out
+    return gelu_(np.array(x, dtype=np.float32))
+
+
+def gelu_(x: FloatArray) -> FloatArray:
+    """``gelu`` in place, written as ``x / (1 + exp(-2u))`` with ``u`` the tanh form's argument
+    (the same function: ``0.5·(1 + tanh(u)) = 1 / (1 + exp(-2u))``). On a CPU without AVX-512
+    numpy's float32 ``tanh`` is slow (2.4 ms for 576 x 1536 values on one core, ``exp`` 1.3 ms):
+    this form halved GELU's share of e5's time there (15 % → 7 %); the values agree to 5·10⁻⁷."""
+    u = x * x
+    u *= np.float32(0.044715)
+    u += np.float32(1.0)
+    u *= x
+    u *= -2 * GELU_C
+    with np.errstate(over="ignore"):  # exp(large) = inf gives x / inf = 0: GELU of a very negative x
+        np.exp(u, out=u)
+    u += np.float32(1.0)
+    x /= u
+    return x
 
 
 def _unit(x: FloatArray) -> FloatArray:
