@@ -209,6 +209,7 @@ def test_train_command_builds_loadable_weights(tmp_path: Path) -> None:
     assert np.allclose(probs["sentiment"].sum(axis=1), 1, atol=1e-4)
     with np.load(out / "fast.npz", allow_pickle=False) as arrays:  # never pickled
         assert "weights_q" in arrays.files
+    assert model.lexicon_stack is None  # 40 rows a set: too few English rows to fit the stack on
 
 
 def test_train_command_chooses_the_language_mix_with_the_hindi_list_it_ships(

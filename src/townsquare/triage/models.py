@@ -29,7 +29,7 @@ import numpy.typing as npt
 from .features import HashedNgrams, weigh
 from .linear import FloatArray, HeadSlice, dequantize, probabilities, sigmoid, softmax, sparse_scores
 from .schema import INTENTS
-from .sentiment_inputs import sentiment_inputs
+from .sentiment_inputs import LEXICON_LANGUAGE, lexicon_stack_inputs, sentiment_inputs
 
 MODELS_DIR = Path(__file__).parent / "models"
 FAST_FILE = MODELS_DIR / "fast.npz"
@@ -66,6 +66,29 @@ def _read_npz(path: Path) -> dict[str, npt.NDArray[Any]]:
 
 
 @dataclass(frozen=True)
+class LexiconStack:
+    """Fast mode's English sentiment: a logistic regression on the n-gram head's log-probabilities
+    and VADER's four scores (``sentiment_inputs.lexicon_stack_inputs``), fitted on the n-gram
+    head's out-of-fold probabilities of the English training rows (``train.fit_lexicon_stack``).
+    The n-gram head alone is weak on English tweets (XLM-T val 0.509, fastText's published
+    level); VADER, made for social media English, knows negation and "!!!"."""
+
+    weights: FloatArray  # (7, 3)
+    bias: FloatArray  # (3,)
+    language: str = LEXICON_LANGUAGE
+
+    def apply(self, p_fast: FloatArray, texts: Sequence[str], languages: Sequence[str]) -> FloatArray:
+        """``p_fast`` with the rows of posts in ``language`` replaced by the stack's probabilities."""
+        rows = [i for i, code in enumerate(languages) if code == self.language]
+        if not rows:
+            return p_fast
+        out = p_fast.copy()
+        x = lexicon_stack_inputs(p_fast[rows], [texts[i] for i in rows])
+        out[rows] = softmax(x @ self.weights + self.bias)
+        return out
+
+
+@dataclass(frozen=True)
 class FastModel:
     featurizer: HashedNgrams
     idf: FloatArray
@@ -73,6 +96,8 @@ class FastModel:
     bias: FloatArray
     heads: tuple[HeadSlice, ...]
     config: dict[str, Any]
+    # English sentiment of fast mode; None in a file trained before it (the n-gram head alone)
+    lexicon_stack: LexiconStack | None = None
 
     @classmethod
     def load(cls, path: Path = FAST_FILE) -> FastModel:
@@ -85,6 +110,11 @@ class FastModel:
             bias=arrays["bias"].astype(np.float32),
             heads=tuple(HeadSlice(h["name"], tuple(h["labels"]), h["start"], h["multilabel"]) for h in config["heads"]),
             config=config,
+            lexicon_stack=(
+                LexiconStack(arrays["lexicon_W"].astype(np.float32), arrays["lexicon_b"].astype(np.float32))
+                if "lexicon_W" in arrays
+                else None
+            ),
         )
 
     def head(self, name: str) -> HeadSlice:

@@ -1,5 +1,7 @@
 """What the accurate sentiment heads see besides the sentence embedding.
 
+Fast mode borrows the second for English posts (``lexicon_stack_inputs``).
+
 Two additions, both measured on XLM-T val (docs/triage.md, "What we tried for sentiment"):
 
 - **Language copies.** ``[emb, emb·is_en, emb·is_de]``: one shared weight vector for every
@@ -67,3 +69,11 @@ def sentiment_inputs(emb: FloatArray, texts: Sequence[str], languages: Sequence[
     parts = [emb] + [emb * (lang == code)[:, None] for code in COPIES]
     parts.append(LEXICON_SCALE * lexicon_scores(texts, languages))
     return np.hstack(parts).astype(np.float32)
+
+
+def lexicon_stack_inputs(p_fast: FloatArray, texts: Sequence[str]) -> FloatArray:
+    """``[log p_fast, 3·vader]`` of English posts, what fast mode's English sentiment stack reads
+    (``models.LexiconStack``): the n-gram head's opinion and VADER's, for a logistic regression
+    to weigh."""
+    lexicon = lexicon_scores(texts, [LEXICON_LANGUAGE] * len(texts))
+    return np.hstack([np.log(np.maximum(p_fast, 1e-6)), LEXICON_SCALE * lexicon]).astype(np.float32)

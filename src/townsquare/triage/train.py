@@ -27,7 +27,7 @@ from .language import LANGUAGE_FILE, FastTextLid, clean_for_language, combine
 from .linear import FloatArray, quantize
 from .models import ACCURATE_FILE, ENCODER_PROBE_TEXTS, FAST_FILE, apply_log_bias, margin
 from .schema import INTENTS, SENTIMENTS
-from .sentiment_inputs import sentiment_inputs
+from .sentiment_inputs import LEXICON_LANGUAGE, lexicon_stack_inputs, sentiment_inputs
 
 # Inverse regularization strengths, chosen by cross-validation on the training splits
 # (5-fold for the small sets, a fixed 300-per-language hold-out for sentiment); see docs/triage.md.
@@ -311,6 +311,36 @@ def _language_alpha(
     return best
 
 
+C_LEXICON_STACK = 1.0
+
+
+def fit_lexicon_stack(
+    ts: TrainingSet, featurizer: HashedNgrams, idf: FloatArray, progress: Callable[[int], None] = lambda n: None
+) -> tuple[FloatArray, FloatArray, float] | None:
+    """Fast mode's English sentiment stack (``models.LexiconStack``): the n-gram sentiment head
+    refitted 5 times, each time without a fifth of the English rows (the other rows always in),
+    gives every English row an out-of-fold probability; a logistic regression on those and VADER
+    learns how far to trust each. Returns its weights, bias, and the out-of-fold macro-F1 of the
+    n-gram head alone on those rows; None with fewer than ``MIN_ROWS_BY_LANGUAGE`` English rows or
+    a class missing (a quick ``--limit`` run): fast mode then keeps the n-gram head alone."""
+    texts = [r.text for r in ts.sentiment]
+    y = np.array([SENTIMENTS.index(r.sentiment or "") for r in ts.sentiment])
+    english = np.nonzero(np.array([r.language == LEXICON_LANGUAGE for r in ts.sentiment]))[0]
+    if len(english) < MIN_ROWS_BY_LANGUAGE or len(set(y[english].tolist())) < len(SENTIMENTS):
+        return None
+    x = _matrix(featurizer, texts, idf)
+    p_oof = np.zeros((len(english), len(SENTIMENTS)), np.float32)
+    for fold in _folds(len(english)):
+        held_out = english[fold]
+        keep = np.setdiff1d(np.arange(len(texts)), held_out)
+        model = _logreg(C_SENTIMENT).fit(x[keep], y[keep])
+        p_oof[fold] = model.predict_proba(x[held_out])
+        progress(1)
+    stack = _logreg(C_LEXICON_STACK).fit(lexicon_stack_inputs(p_oof, [texts[i] for i in english]), y[english])
+    alone = _macro_f1(y[english], p_oof.argmax(1), len(SENTIMENTS))
+    return stack.coef_.T.astype(np.float32), stack.intercept_.astype(np.float32), alone
+
+
 def train_fast(
     ts: TrainingSet,
     featurizer: HashedNgrams | None = None,
@@ -320,7 +350,7 @@ def train_fast(
 ) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
     """Fit every fast head; return the arrays and config of ``fast.npz``."""
     featurizer = featurizer or HashedNgrams()
-    steps = progress("fast model", 6)
+    steps = progress("fast model", 7)
     all_texts = [r.text for r in ts.sentiment + ts.complaint + ts.intents]
     ids, offsets = featurizer.transform(all_texts)
     idf = document_frequency(ids, offsets, featurizer.n_buckets)
@@ -343,6 +373,8 @@ def train_fast(
         steps(1)
 
     alpha = _language_alpha(ts, featurizer, idf, lang_labels, lexicon)
+    steps(1)
+    stack = fit_lexicon_stack(ts, featurizer, idf)
     steps(1)
 
     heads, start = [], 0
@@ -369,7 +401,20 @@ def train_fast(
         "weights_scale": scale,
         "bias": bias,
     }
+    if stack is not None:
+        arrays["lexicon_W"], arrays["lexicon_b"] = stack[0], stack[1]
+        config["lexicon_stack"] = lexicon_stack_config(stack[2])
+        arrays["config"] = np.array(json.dumps(config))
     return arrays, config
+
+
+def lexicon_stack_config(ngram_oof_macro_f1: float) -> dict[str, Any]:
+    return {
+        "language": LEXICON_LANGUAGE,
+        "inputs": "log p of the n-gram sentiment head (3) and 3 x VADER compound, pos, neg, neu (4)",
+        "c": C_LEXICON_STACK,
+        "ngram_head_oof_macro_f1": round(ngram_oof_macro_f1, 4),
+    }
 
 
 DEFAULT_ENCODERS: tuple[str, ...] = ("use", "e5")

@@ -154,10 +154,13 @@ class Triager:
         texts = [item.text for item in items]
         probs = fast.predict(texts)
         languages = self._languages(items, fast, probs["language"])
+        # A hint may carry a region ("en-US", "de_AT"): the sentiment inputs want the language.
+        codes = [code.replace("_", "-").split("-")[0] for code, _ in languages]
         if accurate is not None:
-            # A hint may carry a region ("en-US", "de_AT"): the sentiment inputs want the language.
-            codes = [code.replace("_", "-").split("-")[0] for code, _ in languages]
+            # The accurate heads' blends were fitted on the n-gram head's own probabilities.
             probs, _ = accurate_probabilities(accurate, probs, texts, codes, every_post=self.mode == "full")
+        elif fast.lexicon_stack is not None:
+            probs["sentiment"] = fast.lexicon_stack.apply(probs["sentiment"], texts, codes)
 
         spam_threshold = float(fast.config.get("spam_threshold", 0.5))
         reply_threshold = float(fast.config.get("needs_reply_threshold", 0.5))

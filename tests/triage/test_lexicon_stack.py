@@ -1,0 +1,77 @@
+"""Fast mode's English sentiment: the n-gram head stacked with VADER (``models.LexiconStack``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from townsquare.triage import TriageInput
+from townsquare.triage import train as train_module
+from townsquare.triage.data import Labelled
+from townsquare.triage.features import HashedNgrams, document_frequency
+from townsquare.triage.models import FastModel, LexiconStack
+from townsquare.triage.schema import SENTIMENTS
+from townsquare.triage.triager import Triager
+
+
+def test_the_stack_replaces_the_english_rows_only() -> None:
+    # weights that ignore the n-gram head and follow VADER's compound score alone
+    weights = np.zeros((7, 3), np.float32)
+    weights[3] = [-4.0, 0.0, 4.0]
+    stack = LexiconStack(weights, np.zeros(3, np.float32))
+    p_fast = np.full((3, 3), 1 / 3, np.float32)
+    texts = ["I love it, wonderful!", "I love it, wonderful!", "This is terrible and I hate it."]
+    out = stack.apply(p_fast, texts, ["en", "de", "en"])
+    assert [SENTIMENTS[i] for i in out.argmax(1)][::2] == ["positive", "negative"]
+    assert np.array_equal(out[1], p_fast[1])  # not English: the n-gram head's answer stays
+    assert np.allclose(out.sum(1), 1.0)
+    assert stack.apply(p_fast, texts, ["de"] * 3) is p_fast
+
+
+def test_the_shipped_fast_model_stacks_english_and_leaves_german_alone() -> None:
+    fast = FastModel.load()
+    assert fast.lexicon_stack is not None
+    triager = Triager("fast")
+    posts = [
+        "Thank you so much, the new app is brilliant!",
+        "Worst support ever, still no refund.",
+        "Danke, alles gut!",
+    ]
+    results = triager.triage([TriageInput(id=str(i), text=t) for i, t in enumerate(posts)])
+    assert [r.sentiment for r in results] == ["positive", "negative", "positive"]
+    assert [r.language for r in results] == ["en", "en", "de"]
+    ngram = fast.predict(posts)["sentiment"]
+    german = results[2].sentiment_scores
+    assert [german[s] for s in SENTIMENTS] == pytest.approx(ngram[2].tolist(), abs=1e-3)
+    english = results[0].sentiment_scores
+    assert [english[s] for s in SENTIMENTS] != pytest.approx(ngram[0].tolist(), abs=1e-3)
+
+
+def test_fit_lexicon_stack_learns_from_out_of_fold_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(train_module, "MIN_ROWS_BY_LANGUAGE", 30)
+    words = {
+        "negative": ["awful, I hate this", "terrible delay, so bad", "worst service, angry"],
+        "neutral": ["the train leaves at nine", "my order number is here", "the shop opens on monday"],
+        "positive": ["great job, love it", "wonderful staff, thank you", "excellent, happy with it"],
+    }
+    rows = [
+        Labelled(text=f"{text} #{k}", source="test", language="en", sentiment=label)
+        for label, texts in words.items()
+        for text in texts
+        for k in range(5)
+    ]
+    rows += [Labelled(text=f"Zug {k} pünktlich", source="test", language="de", sentiment="neutral") for k in range(10)]
+    ts = train_module.TrainingSet(sentiment=rows)
+    featurizer = HashedNgrams()
+    ids, offsets = featurizer.transform([r.text for r in rows])
+    idf = document_frequency(ids, offsets, featurizer.n_buckets)
+    fitted = train_module.fit_lexicon_stack(ts, featurizer, idf)
+    assert fitted is not None
+    weights, bias, ngram_alone = fitted
+    assert weights.shape == (7, 3) and bias.shape == (3,)
+    assert 0.0 <= ngram_alone <= 1.0
+    stack = LexiconStack(weights, bias)
+    p = stack.apply(np.full((2, 3), 1 / 3, np.float32), ["I love it, great", "I hate it, awful"], ["en", "en"])
+    assert [SENTIMENTS[i] for i in p.argmax(1)] == ["positive", "negative"]
+    monkeypatch.setattr(train_module, "MIN_ROWS_BY_LANGUAGE", 300)
+    assert train_module.fit_lexicon_stack(ts, featurizer, idf) is None  # too few English rows: no stack
