@@ -266,3 +266,13 @@ def test_train_command_rejects_unknown_encoders(tmp_path: Path) -> None:
     data = _tiny_public_data(tmp_path / "data")
     result = CliRunner().invoke(make_app(), ["train", "--data", str(data), "--encoders", "bert"])
     assert result.exit_code != 0
+
+
+def test_the_triage_setting_offers_every_mode_and_off() -> None:
+    """The setting's values are written out for pydantic and the docs; they must be the modes."""
+    from typing import get_args
+
+    from townsquare.config import Settings
+    from townsquare.triage.triager import MODES
+
+    assert get_args(Settings.model_fields["triage"].annotation) == ("off", *MODES)
