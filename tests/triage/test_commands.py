@@ -90,6 +90,13 @@ def test_triage_command_refuses_a_share_outside_zero_to_one() -> None:
     assert "--e5-share" in result.output
 
 
+@pytest.mark.parametrize("mode", ["fast", "full"])
+def test_triage_command_refuses_a_share_where_it_would_be_ignored(mode: str) -> None:
+    result = CliRunner().invoke(make_app(), ["triage", "--model", mode, "--e5-share", "0.3"], input="")
+    assert result.exit_code == 2
+    assert "accurate only" in result.output
+
+
 def test_the_share_setting_is_checked() -> None:
     from pydantic import ValidationError
 
@@ -276,3 +283,13 @@ def test_the_triage_setting_offers_every_mode_and_off() -> None:
     from townsquare.triage.triager import MODES
 
     assert get_args(Settings.model_fields["triage"].annotation) == ("off", *MODES)
+
+
+def test_the_pipeline_ignores_a_share_outside_accurate_mode_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    from townsquare.config import Settings
+    from townsquare.pipeline.runner import default_prepare_stages
+
+    with caplog.at_level("WARNING", logger="townsquare.pipeline.runner"):
+        stages = default_prepare_stages(Settings(triage="fast", triage_e5_share=0.3))
+    assert [stage.name for stage in stages] == ["normalize", "triage"]
+    assert "applies to accurate triage only" in caplog.text

@@ -52,7 +52,13 @@ def default_prepare_stages(settings: Settings) -> list[Stage]:
     if settings.triage != "off":
         from townsquare.pipeline.stages.triage import TriageStage
 
-        stages.append(TriageStage(settings.triage, settings.custom_patterns(), settings.triage_e5_share))
+        share = settings.triage_e5_share
+        if share is not None and settings.triage != "accurate":
+            log.warning(
+                "triage_e5_share = %s applies to accurate triage only; ignored with triage = %s", share, settings.triage
+            )
+            share = None
+        stages.append(TriageStage(settings.triage, settings.custom_patterns(), share))
     return stages
 
 

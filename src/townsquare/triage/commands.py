@@ -143,6 +143,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         Bad input lines get {"line": N, "error": ...} on stderr and the run goes on.
         """
         mode = _check_mode(model)
+        if e5_share is not None and mode != "accurate":
+            # fast never runs e5 and full runs it on every post: a share would be silently ignored
+            raise typer.BadParameter(f"--e5-share applies to --model accurate only, not {mode}")
         _, bad = run_triage(sys.stdin, sys.stdout, sys.stderr, mode, _patterns(pattern), batch_size, e5_share)
         if bad:
             typer.echo(f"{bad} bad line(s) skipped", err=True)
