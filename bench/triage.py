@@ -124,13 +124,14 @@ def pii_figures(per_kind: int) -> dict[str, dict[str, float]]:
     return {k: {"precision": round(scores[k].precision, 4), "recall": round(scores[k].recall, 4)} for k in KINDS}
 
 
-def throughput_wall_and_cpu(mode: str, texts: list[str], runs: int) -> tuple[float, float]:
-    """Messages per second of wall-clock time and per second of this process's CPU time (medians).
+def throughput_wall_and_cpu(mode: str, texts: list[str], runs: int, triager: Any = None) -> tuple[float, float]:
+    """Messages per second of wall-clock time and per second of this process's CPU time (medians),
+    of the process-wide triager of ``mode`` or of ``triager`` (a variant; bench/triage_e5_share.py).
 
     The process is pinned to one core, so CPU time is the time that core spent on triage: when
     other jobs share the core, wall-clock throughput drops but the CPU-time figure does not.
     """
-    triager = load_triager(mode)  # type: ignore[arg-type]
+    triager = triager or load_triager(mode)  # type: ignore[arg-type]
     triager.triage([TriageInput(id="warm", text="warm up")])
     wall, cpu = [], []
     for _ in range(runs):
@@ -245,14 +246,15 @@ def sentiment_training_cv(data_dir: Path, cache: EmbeddingCache) -> dict[str, An
     return {"cascade": cv.cascade, "stage1": cv.stage1, "full": cv.full, "routed": cv.routed, "rows": cv.rows}
 
 
-def _unsure(texts: list[str]) -> Any:
-    """Which posts the accurate model's cascade sends to the full model (all of them without one)."""
+def _unsure(texts: list[str], accurate: Any = None) -> Any:
+    """Which posts the accurate model's cascade (the shipped one, or ``accurate``) sends to the
+    full model (all of them without one)."""
     import numpy as np
 
     from townsquare.triage.models import AccurateModel, FastModel
     from townsquare.triage.triager import accurate_probabilities
 
-    fast, accurate = FastModel.load(), AccurateModel.load()
+    fast, accurate = FastModel.load(), accurate or AccurateModel.load()
     languages = [r.language for r in triage_all("fast", texts)]
     masks = [
         accurate_probabilities(accurate, fast.predict(texts[i : i + 256]), texts[i : i + 256], languages[i : i + 256])[
@@ -263,8 +265,8 @@ def _unsure(texts: list[str]) -> Any:
     return np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
 
 
-def routed_share(texts: list[str]) -> float:
-    return round(float(_unsure(texts).mean()), 4)
+def routed_share(texts: list[str], accurate: Any = None) -> float:
+    return round(float(_unsure(texts, accurate).mean()), 4)
 
 
 def _cascade_cv(texts: list[str]) -> CascadeCV | None:

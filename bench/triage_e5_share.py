@@ -31,65 +31,45 @@ import dataclasses  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from townsquare.triage import TriageInput  # noqa: E402
 from townsquare.triage import data as datasets  # noqa: E402
 from townsquare.triage.crossval import SentimentOOF, sentiment_oof  # noqa: E402
 from townsquare.triage.models import AccurateModel, FastModel  # noqa: E402
 from townsquare.triage.train import CASCADE_SENTIMENT_QUANTILE, EmbeddingCache, collect  # noqa: E402
-from townsquare.triage.triager import Triager, accurate_probabilities  # noqa: E402
+from townsquare.triage.triager import Triager  # noqa: E402
+
+# bench/triage.py, next to this file: the same throughput and routing measurements
+from triage import routed_share, throughput_wall_and_cpu  # noqa: E402
 
 SHARES = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40, 0.50, 0.75, 1.0)
 TARGET_POSTS_PER_S = 100  # the issue's accurate-mode throughput
 
 
-def with_margin(model: AccurateModel, threshold: float) -> AccurateModel:
-    """The model with its cascade's sentiment margin set to ``threshold``."""
+def at_share(model: AccurateModel, share: float) -> AccurateModel:
+    """The model with its cascade moved to ``share`` (``Cascade.at_share``, as the setting does)."""
     if model.cascade is None:
         raise SystemExit("the shipped accurate model has no cascade (a USE-only build?)")
-    return dataclasses.replace(model, cascade=dataclasses.replace(model.cascade, sentiment_margin=threshold))
-
-
-def posts_per_second(model: AccurateModel, texts: list[str], runs: int) -> float:
-    """Median posts per second of wall-clock time, one core, the bench's way (batches of 256)."""
-    triager = Triager("accurate", accurate=model)
-    triager.triage([TriageInput(id="warm", text="warm up")])
-    rates = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        for i in range(0, len(texts), 256):
-            triager.triage([TriageInput(id=str(k), text=t, author_reach=100) for k, t in enumerate(texts[i : i + 256])])
-        rates.append(len(texts) / (time.perf_counter() - start))
-    return round(statistics.median(rates), 1)
-
-
-def reached_e5(model: AccurateModel, texts: list[str]) -> float:
-    """Share of ``texts`` the model's cascade sends on to e5."""
-    fast = FastModel.load()
-    languages = [
-        r.language for r in Triager("fast").triage([TriageInput(id=str(k), text=t) for k, t in enumerate(texts)])
-    ]
-    _, unsure = accurate_probabilities(model, fast.predict(texts), texts, languages)
-    return round(float(unsure.mean()), 4)
+    return dataclasses.replace(model, cascade=model.cascade.at_share(share))
 
 
 def measure(oof: SentimentOOF, model: AccurateModel, texts: list[str], runs: int) -> list[dict[str, Any]]:
     rows = []
     for share in SHARES:
         by_language = oof.cascade(share)
-        variant = with_margin(model, oof.threshold(share))
+        variant = at_share(model, share)
+        assert variant.cascade is not None
+        wall, _ = throughput_wall_and_cpu("accurate", texts, runs, Triager("accurate", accurate=variant))
         rows.append(
             {
                 "share": share,
-                "threshold": round(oof.threshold(share), 4) if share < 1 else None,
+                "threshold": round(variant.cascade.sentiment_margin, 4) if share < 1 else None,
                 "en": by_language["en"],
                 "de": by_language["de"],
                 "mean_8": round(statistics.mean(by_language.values()), 4),
-                "posts_per_s": posts_per_second(variant, texts, runs),
-                "our_posts_to_e5": reached_e5(variant, texts),
+                "posts_per_s": wall,
+                "our_posts_to_e5": routed_share(texts, variant),
             }
         )
         print(f"  share {share:.2f} done", file=sys.stderr, flush=True)
