@@ -75,3 +75,16 @@ def test_fit_lexicon_stack_learns_from_out_of_fold_rows(monkeypatch: pytest.Monk
     assert [SENTIMENTS[i] for i in p.argmax(1)] == ["positive", "negative"]
     monkeypatch.setattr(train_module, "MIN_ROWS_BY_LANGUAGE", 300)
     assert train_module.fit_lexicon_stack(ts, featurizer, idf) is None  # too few English rows: no stack
+
+
+def test_a_fast_model_without_the_stack_answers_with_the_ngram_head() -> None:
+    """A fast.npz trained before the stack, or on too few English rows, still triages."""
+    import dataclasses
+
+    plain = dataclasses.replace(FastModel.load(), lexicon_stack=None)
+    triager = Triager("fast")
+    triager._fast = plain
+    post = "Thank you so much, the new app is brilliant!"
+    result = triager.triage([TriageInput(id="1", text=post)])[0]
+    ngram = plain.predict([post])["sentiment"][0]
+    assert [result.sentiment_scores[s] for s in SENTIMENTS] == pytest.approx(ngram.tolist(), abs=1e-3)
