@@ -15,7 +15,7 @@ from townsquare.store import conversations as convs
 
 def test_agent_answers_a_customer_in_the_browser(sqlite_url: str, browser: object, screenshots: Path) -> None:
     port = free_port()
-    settings = Settings(database_url=sqlite_url, triage="off", public_url=f"http://127.0.0.1:{port}")
+    settings = Settings(database_url=sqlite_url, triage="fast", public_url=f"http://127.0.0.1:{port}")
     runtime = Runtime.create(settings)
     demo: Demo = build_demo(runtime, rate_per_minute=0, outage_every_seconds=0)
     network = demo.network
@@ -59,6 +59,8 @@ def test_agent_answers_a_customer_in_the_browser(sqlite_url: str, browser: objec
         page.check("input[name=visibility][value=public]")
         page.click("form.composer button[type=submit]")
         page.locator(".timeline li.outbound").wait_for(timeout=10_000)
+        # Triage said why the customer's post is urgent, next to the post.
+        assert page.locator(".timeline li.inbound .why .reason-outage").count() == 1
         page.screenshot(path=str(screenshots / "conversation.png"), full_page=True)
 
         page.click("button[value=resolved]")

@@ -51,9 +51,11 @@ def test_triage_command_reports_bad_lines_and_goes_on() -> None:
         "spam",
         "needs_reply",
         "urgency",
+        "urgency_reasons",  # beyond the contract: why, for the agent
         "personal_data",
     }
     assert ok[1]["language"] == "en"
+    assert {"reason": "outage", "weight": 0.35, "evidence": "still down"} in ok[1]["urgency_reasons"]
     assert ok[2]["personal_data"] == [{"kind": "email", "start": 6, "end": 21}]
     errors = [json.loads(x) for x in result.stderr.splitlines() if x.startswith("{")]
     assert [e["line"] for e in errors] == [2, 4, 5, 8, 9]  # 8: a language hint of 5,000 characters

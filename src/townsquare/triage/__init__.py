@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 from .guard import GuardDecision, check_public_reply
 from .personal_data import find_personal_data
-from .schema import CustomPattern, PersonalDataSpan, TriageInput, TriageResult
+from .schema import CustomPattern, PersonalDataSpan, TriageInput, TriageResult, UrgencyReason
 from .triager import MODES, Mode, Triager
-from .urgency import Signals, detect_signals, urgency_score
+from .urgency import Signals, detect_signals, urgency_reasons, urgency_score
 
 __all__ = [
     "CustomPattern",
@@ -26,10 +26,12 @@ __all__ = [
     "TriageInput",
     "TriageResult",
     "Triager",
+    "UrgencyReason",
     "check_public_reply",
     "detect_signals",
     "find_personal_data",
     "load_triager",
+    "urgency_reasons",
     "urgency_score",
 ]
 

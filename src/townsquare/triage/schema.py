@@ -64,6 +64,19 @@ class TriageInput(BaseModel):
         return None if value is None else valid_unicode(value)
 
 
+UrgencyReasonName = Literal["mood", "reach", "safety", "fraud", "legal", "outage", "incident"]
+
+
+class UrgencyReason(BaseModel):
+    """One reason a post is urgent (``urgency.urgency_reasons``): its own urgency ``weight`` (the
+    reasons combine by noisy-OR into ``urgency``) and what raised it: the word as the customer
+    wrote it for a topic signal, the reach, or the sentiment and complaint probabilities."""
+
+    reason: UrgencyReasonName
+    weight: float
+    evidence: str | None = None
+
+
 class TriageResult(BaseModel):
     id: str
     language: str
@@ -75,4 +88,6 @@ class TriageResult(BaseModel):
     spam: bool
     needs_reply: bool
     urgency: float
+    # Strongest first; empty for spam and for a post with nothing urgent about it.
+    urgency_reasons: list[UrgencyReason] = Field(default_factory=list)
     personal_data: list[PersonalDataSpan]

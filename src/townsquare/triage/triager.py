@@ -15,7 +15,7 @@ from .linear import FloatArray
 from .models import ENCODERS, MAX_CHARS, AccurateModel, Encoder, FastModel, Posts
 from .personal_data import find_personal_data
 from .schema import INTENTS, SENTIMENTS, CustomPattern, PersonalDataSpan, TriageInput, TriageResult
-from .urgency import detect_signals, urgency_score
+from .urgency import detect_signals, urgency_reasons, urgency_score
 
 # fast: n-gram heads, numpy only. accurate: the cascade (USE on every post, e5 on the posts it is
 # unsure about; >= 100 posts/s on one core). full: USE + e5 on every post, the best figures at
@@ -172,13 +172,11 @@ class Triager:
             intent = probs["intent"][i]
             spam = bool(probs["spam"][i, 0] >= spam_threshold)
             needs_reply = bool(probs["needs_reply"][i, 0] >= reply_threshold) and not spam
-            urgency = urgency_score(
-                negative=float(sentiment[0]),
-                complaint=float(intent[complaint_col]),
-                reach=item.author_reach,
-                signals=detect_signals(item.text),
-                in_incident=item.in_incident,
-            )
+            signals = detect_signals(item.text)
+            negative, complaint = float(sentiment[0]), float(intent[complaint_col])
+            known = (negative, complaint, item.author_reach, signals, item.in_incident)
+            urgency = 0.0 if spam else urgency_score(*known)
+            reasons = [] if spam else urgency_reasons(*known)
             spans: list[PersonalDataSpan] = find_personal_data(item.text, self.patterns)
             results.append(
                 TriageResult(
@@ -191,7 +189,8 @@ class Triager:
                     intent_scores=_round(intent, INTENTS),
                     spam=spam,
                     needs_reply=needs_reply,
-                    urgency=0.0 if spam else urgency,
+                    urgency=urgency,
+                    urgency_reasons=reasons,
                     personal_data=spans,
                 )
             )

@@ -26,6 +26,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from .schema import UrgencyReason, UrgencyReasonName
+
 W_MOOD = 0.45
 W_REACH = 0.30
 W_SAFETY = 0.70
@@ -228,20 +230,35 @@ OUTAGE = _words(
 
 @dataclass(frozen=True)
 class Signals:
-    """Which urgent topics a text mentions."""
+    """Which urgent topics a text mentions, and the word that said so for each (``evidence``:
+    (signal, word as written) pairs, what an agent is shown as the reason)."""
 
     safety: bool = False
     fraud: bool = False
     legal: bool = False
     outage: bool = False
+    evidence: tuple[tuple[str, str], ...] = ()
+
+
+SIGNAL_PATTERNS: dict[str, re.Pattern[str]] = {"safety": SAFETY, "fraud": FRAUD, "legal": LEGAL, "outage": OUTAGE}
+# A pattern matches a stem at a word's start ("verletz"); the agent is shown the whole word.
+_REST_OF_WORD = re.compile(r"\w{0,60}")
+EVIDENCE_CHARS = 60
+
+
+def _word_at(text: str, match: re.Match[str]) -> str:
+    rest = _REST_OF_WORD.match(text, match.end())
+    return (match.group(0) + (rest.group(0) if rest else ""))[:EVIDENCE_CHARS]
 
 
 def detect_signals(text: str) -> Signals:
+    found = {name: pattern.search(text) for name, pattern in SIGNAL_PATTERNS.items()}
     return Signals(
-        safety=bool(SAFETY.search(text)),
-        fraud=bool(FRAUD.search(text)),
-        legal=bool(LEGAL.search(text)),
-        outage=bool(OUTAGE.search(text)),
+        safety=found["safety"] is not None,
+        fraud=found["fraud"] is not None,
+        legal=found["legal"] is not None,
+        outage=found["outage"] is not None,
+        evidence=tuple((name, _word_at(text, match)) for name, match in found.items() if match is not None),
     )
 
 
@@ -249,11 +266,32 @@ def _clamp01(x: float) -> float:
     return 0.0 if x <= 0.0 or math.isnan(x) else min(1.0, x)
 
 
-def urgency_score(
+def urgency_terms(
     negative: float = 0.0,
     complaint: float = 0.0,
     reach: int | None = None,
     signals: Signals = Signals(),  # frozen dataclass: an immutable default
+    in_incident: bool = False,
+) -> dict[UrgencyReasonName, float]:
+    """Each reason's own urgency (the ``u_*`` of the module docstring), by reason name."""
+    negative = _clamp01(negative)
+    complaint = _clamp01(complaint)
+    return {
+        "mood": W_MOOD * negative * (0.4 + 0.6 * complaint),
+        "reach": W_REACH * min(1.0, math.log10(1 + max(0, reach or 0)) / math.log10(1 + REACH_FULL)),
+        "safety": W_SAFETY * signals.safety,
+        "fraud": W_FRAUD * signals.fraud,
+        "legal": W_LEGAL * signals.legal,
+        "outage": W_OUTAGE * signals.outage,
+        "incident": W_INCIDENT * in_incident,
+    }
+
+
+def urgency_score(
+    negative: float = 0.0,
+    complaint: float = 0.0,
+    reach: int | None = None,
+    signals: Signals = Signals(),
     in_incident: bool = False,
 ) -> float:
     """Urgency in [0, 1]; see the module docstring for the formula. Pure and monotone in every input.
@@ -261,14 +299,35 @@ def urgency_score(
     ``negative`` and ``complaint`` are probabilities (sentiment negative, intent complaint);
     ``reach`` is the author's audience (followers), ``None`` when unknown.
     """
-    negative = _clamp01(negative)
-    complaint = _clamp01(complaint)
-    u_mood = W_MOOD * negative * (0.4 + 0.6 * complaint)
-    u_reach = W_REACH * min(1.0, math.log10(1 + max(0, reach or 0)) / math.log10(1 + REACH_FULL))
-    keep = (1 - u_mood) * (1 - u_reach)
-    keep *= 1 - W_SAFETY * signals.safety
-    keep *= 1 - W_FRAUD * signals.fraud
-    keep *= 1 - W_LEGAL * signals.legal
-    keep *= 1 - W_OUTAGE * signals.outage
-    keep *= 1 - W_INCIDENT * in_incident
+    keep = 1.0
+    for term in urgency_terms(negative, complaint, reach, signals, in_incident).values():
+        keep *= 1 - term
     return round(1.0 - keep, 4)
+
+
+# Reasons weaker than this are not worth an agent's attention: a neutral post's mood term, the
+# reach of an account with a handful of followers.
+REASON_FLOOR = 0.05
+
+
+def urgency_reasons(
+    negative: float = 0.0,
+    complaint: float = 0.0,
+    reach: int | None = None,
+    signals: Signals = Signals(),
+    in_incident: bool = False,
+) -> list[UrgencyReason]:
+    """Why a post is as urgent as it is: each reason with its own urgency and evidence, strongest first, for
+    the reasons of at least ``REASON_FLOOR``. The evidence is the word that raised a topic signal
+    ("Rauch"), the author's reach, or the sentiment and complaint probabilities."""
+    evidence: dict[str, str | None] = dict(signals.evidence)
+    evidence["reach"] = f"{reach:,} followers" if reach else None
+    evidence["mood"] = f"negative {_clamp01(negative):.2f}, complaint {_clamp01(complaint):.2f}"
+    evidence["incident"] = "part of an open incident"
+    terms = urgency_terms(negative, complaint, reach, signals, in_incident)
+    strong = [
+        UrgencyReason(reason=name, weight=round(term, 4), evidence=evidence.get(name))
+        for name, term in terms.items()
+        if term >= REASON_FLOOR
+    ]
+    return sorted(strong, key=lambda reason: -reason.weight)

@@ -1,0 +1,46 @@
+"""Why a post is urgent, as triage says it, reaches the agent: in the API's message triage and on
+the conversation page, next to the customer's text."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import Users
+from tests.factories import message
+from townsquare.config import Settings
+from townsquare.runtime import Runtime
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, triage="fast", secret_key="test-secret-key-0123456789")
+
+
+def test_the_agent_sees_why_a_post_is_urgent(client: TestClient, users: Users, runtime: Runtime) -> None:
+    text = "@acme Rauch kommt aus dem Router!!! <b>Ich gehe zum Anwalt</b>"
+    runtime.pipeline.process([message("x", author="u1", text=text, language="de")])
+    conversation_id = client.get("/api/conversations", headers=users.headers("viewer")).json()["items"][0]["id"]
+    api = client.get(f"/api/conversations/{conversation_id}", headers=users.headers("viewer")).json()
+    reasons = api["messages"][0]["triage"]["urgency_reasons"]
+    assert [r["reason"] for r in reasons][:2] == ["safety", "legal"]
+    assert reasons[0]["evidence"] == "Rauch"
+
+    page = client.get("/login").text
+    csrf = page.split('name="csrf" value="')[1].split('"')[0]
+    client.post("/login", data={"email": "agent@example.com", "password": "correct horse battery", "csrf": csrf})
+    html = client.get(f"/conversations/{conversation_id}").text
+    assert 'class="reason reason-safety">safety “Rauch”' in html
+    assert "legal “Anwalt”" in html
+    assert "<b>Ich" not in html  # the customer's markup stays text
+
+
+def test_a_calm_post_shows_no_reasons(client: TestClient, users: Users, runtime: Runtime) -> None:
+    runtime.pipeline.process([message("y", author="u2", text="Danke, alles prima!", language="de")])
+    conversation_id = client.get("/api/conversations", headers=users.headers("viewer")).json()["items"][0]["id"]
+    api = client.get(f"/api/conversations/{conversation_id}", headers=users.headers("viewer")).json()
+    assert api["messages"][0]["triage"]["urgency_reasons"] == []
+    page = client.get("/login").text
+    csrf = page.split('name="csrf" value="')[1].split('"')[0]
+    client.post("/login", data={"email": "agent@example.com", "password": "correct horse battery", "csrf": csrf})
+    assert 'class="why"' not in client.get(f"/conversations/{conversation_id}").text
