@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 from pydantic import ValidationError
@@ -157,6 +158,14 @@ def ingest(
         raise typer.Exit(1)
 
 
+def _export(write: Callable[[Settings, TextIO], int], settings: Settings, output: Path | None) -> int:
+    """Run an export into ``output``, or standard output without one; the number of lines."""
+    if output is None:
+        return write(settings, typer.get_text_stream("stdout"))
+    with output.open("w", encoding="utf-8") as stream:
+        return write(settings, stream)
+
+
 @export_app.command("conversations")
 def export_conversations(
     output: Annotated[
@@ -167,13 +176,22 @@ def export_conversations(
     """One conversation per line, with its messages, notes, tags and fields."""
     from townsquare.transfer.exporting import export_conversations as export
 
-    settings = _settings(database_url)
-    if output is None:
-        count = export(settings, typer.get_text_stream("stdout"))
-    else:
-        with output.open("w", encoding="utf-8") as stream:
-            count = export(settings, stream)
+    count = _export(export, _settings(database_url), output)
     err.print(f"exported {count} conversations")
+
+
+@export_app.command("labelled")
+def export_labelled(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write; standard output if omitted.")
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """The agents' corrections of triage as labelled JSON lines (for train --labelled, eval triage)."""
+    from townsquare.transfer.exporting import export_labelled as export
+
+    count = _export(export, _settings(database_url), output)
+    err.print(f"exported {count} labelled messages")
 
 
 @users_app.command("create")

@@ -61,7 +61,12 @@ def test_agent_answers_a_customer_in_the_browser(sqlite_url: str, browser: objec
         page.locator(".timeline li.outbound").wait_for(timeout=10_000)
         # Triage said why the customer's post is urgent, next to the post.
         assert page.locator(".timeline li.inbound .why .reason-outage").count() == 1
+        # The agent corrects triage: the company's own labelled history (`townsquare export labelled`).
+        page.click(".timeline li.inbound summary")
+        page.select_option(".label-form select[name=sentiment]", "negative")
         page.screenshot(path=str(screenshots / "conversation.png"), full_page=True)
+        page.click(".label-form button[type=submit]")
+        page.locator(".label-form summary", has_text="Labelled by Alex Agent: negative").wait_for()
 
         page.click("button[value=resolved]")
         page.locator(".meta .status", has_text="resolved").wait_for()

@@ -15,9 +15,9 @@ from townsquare.actions.base import SYSTEM, Actor, Conflict, Forbidden, Invalid,
 from townsquare.channels.registry import UnknownChannel, connector_class
 from townsquare.clock import utcnow
 from townsquare.events import Event, EventHub
-from townsquare.model import ConversationStatus, Priority, Role, Visibility
+from townsquare.model import ConversationStatus, Direction, Priority, Role, Visibility
 from townsquare.security.passwords import hash_password
-from townsquare.store import audit, contacts, replies, users
+from townsquare.store import audit, contacts, labels, replies, users
 from townsquare.store import conversations as convs
 from townsquare.store.db import Database
 
@@ -182,6 +182,50 @@ class Actions:
             self._audit(conn, actor, "conversation.note", "conversation", conversation_id, note_id=note_id)
         self._changed(conversation_id, "notes")
         return note_id
+
+    def label_message(
+        self,
+        actor: Actor,
+        message_id: str,
+        *,
+        sentiment: str | None = None,
+        intents: Sequence[str] | None = None,
+        spam: bool | None = None,
+        needs_reply: bool | None = None,
+    ) -> None:
+        """Say what triage should have answered for a customer's message (the fields given; the
+        others keep an earlier correction). The labels are the company's own labelled history:
+        ``townsquare export labelled`` writes them for ``townsquare train --labelled`` and
+        ``townsquare eval triage``."""
+        from townsquare.triage.schema import INTENTS, SENTIMENTS
+
+        self._require(actor, Role.AGENT)
+        label: dict[str, Any] = {}
+        if sentiment is not None:
+            if sentiment not in SENTIMENTS:
+                raise Invalid(f"sentiment is one of {', '.join(SENTIMENTS)}")
+            label["sentiment"] = sentiment
+        if intents is not None:
+            chosen = list(intents)
+            if not chosen or any(i not in INTENTS for i in chosen) or len(set(chosen)) != len(chosen):
+                raise Invalid(f"intents is a list of distinct intents, the main one first: {', '.join(INTENTS)}")
+            label["intents"] = chosen
+        if spam is not None:
+            label["spam"] = bool(spam)
+        if needs_reply is not None:
+            label["needs_reply"] = bool(needs_reply)
+        if not label:
+            raise Invalid("say at least one of sentiment, intents, spam, needs_reply")
+        with self.db.write() as conn:
+            message = convs.message_by_id(conn, message_id)
+            if message is None:
+                raise NotFound(f"message {message_id} not found")
+            if message["direction"] != Direction.INBOUND:
+                raise Invalid("only customers' messages are triaged, so only they can be labelled")
+            labels.save_label(conn, message_id, label, actor.id, utcnow())
+            model = {"sentiment": message["sentiment"], "intent": message["intent"]}
+            self._audit(conn, actor, "message.label", "message", message_id, **label, model=model)
+        self._changed(message["conversation_id"], "label")
 
     def reply(
         self,

@@ -104,6 +104,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = False, services: Sequ
         health.router,
         conversations.router,
         conversations.replies_router,
+        conversations.messages_router,
         contacts.router,
         incidents.router,
         admin.router,

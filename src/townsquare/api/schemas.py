@@ -49,6 +49,16 @@ class ConversationPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
 
 
+class LabelOut(Out):
+    sentiment: str | None
+    intents: list[str] | None
+    spam: bool | None
+    needs_reply: bool | None
+    labelled_by: str | None
+    labelled_by_name: str | None = None
+    labelled_at: datetime
+
+
 class MessageOut(Out):
     id: str
     channel: str
@@ -68,6 +78,7 @@ class MessageOut(Out):
     intent: str | None
     urgency: float | None
     triage: dict[str, Any] | None
+    label: LabelOut | None = None
 
 
 class NoteOut(Out):
@@ -168,6 +179,18 @@ class TeamIn(BaseModel):
 class TagIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tag: str = Field(min_length=1, max_length=64)
+
+
+class LabelIn(BaseModel):
+    """What triage should have answered for a customer's message; give any of the fields. The
+    values are triage's own (checked by the action): sentiment negative, neutral or positive;
+    intents among complaint, question, request, praise, recommendation_request, other."""
+
+    model_config = ConfigDict(extra="forbid")
+    sentiment: str | None = Field(default=None, max_length=16)
+    intents: list[str] | None = Field(default=None, min_length=1, max_length=6, description="The main intent first.")
+    spam: bool | None = None
+    needs_reply: bool | None = None
 
 
 class NoteIn(BaseModel):

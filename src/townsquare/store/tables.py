@@ -352,3 +352,19 @@ bus_journal = Table(
     Column("accepted_at", Timestamp, nullable=False),
     sqlite_autoincrement=True,
 )
+
+# What an agent says triage should have answered for an inbound message: the company's own labelled
+# history, exported by `townsquare export labelled` for `townsquare train --labelled` and
+# `townsquare eval triage`. Kept apart from `messages.triage`, so that the model's answer and the
+# correction can both be read (an evaluation needs both). A field left NULL was not corrected.
+message_labels = Table(
+    "message_labels",
+    metadata,
+    Column("message_id", Id, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("sentiment", String(16)),
+    Column("intents", Json),  # a list, the main intent first
+    Column("spam", Boolean),
+    Column("needs_reply", Boolean),
+    Column("labelled_by", Id, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("labelled_at", Timestamp, nullable=False),
+)

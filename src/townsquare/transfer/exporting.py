@@ -1,4 +1,5 @@
-"""`townsquare export conversations`: one JSON object per line, each a whole conversation."""
+"""`townsquare export conversations`: one JSON object per line, each a whole conversation.
+`townsquare export labelled`: the agents' corrections of triage as a labelled JSONL file."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any, TextIO
 
 from townsquare.config import Settings
 from townsquare.store import conversations as convs
+from townsquare.store import labels
 from townsquare.store.db import Database
 
 
@@ -42,5 +44,32 @@ def export_conversations(settings: Settings, stream: TextIO, page_size: int = 20
                 count += 1
         if cursor is None:
             break
+    db.dispose()
+    return count
+
+
+def labelled_record(row: dict[str, Any]) -> dict[str, Any]:
+    """One labelled message as a line of the labelled JSONL format that `townsquare train
+    --labelled` and `townsquare eval triage` read (`triage.data.from_jsonl_record`): only the
+    fields an agent set, so that a head is trained and scored only where someone said the answer."""
+    record: dict[str, Any] = {"id": row["message_id"], "text": row["text"]}
+    if row["language"]:
+        record["language"] = row["language"]
+    for name in labels.LABEL_FIELDS:
+        if row[name] is not None:
+            record[name] = row[name]
+    record["source"] = f"townsquare:{row['channel']}"
+    record["labelled_at"] = row["labelled_at"]
+    return record
+
+
+def export_labelled(settings: Settings, stream: TextIO) -> int:
+    db = Database(settings.database_url)
+    db.migrate()
+    count = 0
+    with db.read() as conn:
+        for row in labels.labelled_messages(conn):
+            stream.write(json.dumps(labelled_record(row), default=_default, ensure_ascii=False) + "\n")
+            count += 1
     db.dispose()
     return count

@@ -24,7 +24,8 @@ from townsquare.model import ConversationStatus, Role, Visibility
 from townsquare.security.passwords import verify_password
 from townsquare.store import conversations as convs
 from townsquare.store import incidents as incident_store
-from townsquare.store import users
+from townsquare.store import labels, users
+from townsquare.triage.schema import INTENTS, SENTIMENTS
 
 HERE = Path(__file__).parent
 templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
@@ -145,8 +146,10 @@ def conversation_page(request: Request, conversation_id: str) -> HTMLResponse:
         conversation = convs.get_conversation(conn, conversation_id)
         if conversation is None:
             return render(request, "not_found.html", 404, actor=actor)
+        messages = convs.messages_of(conn, conversation_id)
+        found = labels.labels_of(conn, [m["id"] for m in messages])
         timeline = _timeline(
-            convs.messages_of(conn, conversation_id),
+            [{**m, "label": found.get(m["id"])} for m in messages],
             convs.notes_of(conn, conversation_id),
             convs.replies_of(conn, conversation_id),
         )
@@ -161,6 +164,8 @@ def conversation_page(request: Request, conversation_id: str) -> HTMLResponse:
         timeline=timeline,
         agents=agents,
         statuses=[s.value for s in ConversationStatus],
+        sentiments=SENTIMENTS,
+        intents=INTENTS,
         can_act=actor.can(Role.AGENT),
         draft=_take_draft(request, conversation_id),
         open_incidents=open_incidents,
@@ -255,6 +260,30 @@ def web_note(
 ) -> RedirectResponse:
     actions = get_runtime(request).actions
     return _act(request, conversation_id, csrf, lambda actor: actions.add_note(actor, conversation_id, body))
+
+
+@router.post("/conversations/{conversation_id}/messages/{message_id}/label")
+def web_label(
+    request: Request,
+    conversation_id: str,
+    message_id: str,
+    sentiment: Annotated[str, Form(max_length=16)],
+    intent: Annotated[str, Form(max_length=32)],
+    spam: Annotated[bool, Form()] = False,
+    needs_reply: Annotated[bool, Form()] = False,
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    """The form states all four answers (prefilled with triage's or an earlier label's), so an
+    unticked box means no; the main intent only (the API takes the full list)."""
+    actions = get_runtime(request).actions
+    return _act(
+        request,
+        conversation_id,
+        csrf,
+        lambda actor: actions.label_message(
+            actor, message_id, sentiment=sentiment, intents=[intent], spam=spam, needs_reply=needs_reply
+        ),
+    )
 
 
 def mount_web(app: FastAPI) -> None:

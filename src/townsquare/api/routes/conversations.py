@@ -13,6 +13,7 @@ from townsquare.api.schemas import (
     ConversationPage,
     Created,
     DraftSend,
+    LabelIn,
     NoteIn,
     PriorityIn,
     ReplyIn,
@@ -23,9 +24,11 @@ from townsquare.api.schemas import (
 )
 from townsquare.model import ConversationStatus
 from townsquare.store import conversations as convs
+from townsquare.store import labels
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 replies_router = APIRouter(prefix="/api/replies", tags=["conversations"])
+messages_router = APIRouter(prefix="/api/messages", tags=["conversations"])
 
 
 @router.get("", response_model=ConversationPage)
@@ -75,6 +78,9 @@ def read_conversation(conversation_id: str, runtime: RuntimeDep, actor: ActorDep
         if conversation is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"conversation {conversation_id} not found")
         conversation["messages"] = convs.messages_of(conn, conversation_id)
+        found = labels.labels_of(conn, [m["id"] for m in conversation["messages"]])
+        for message in conversation["messages"]:
+            message["label"] = found.get(message["id"])
         conversation["notes"] = convs.notes_of(conn, conversation_id)
         conversation["replies"] = convs.replies_of(conn, conversation_id)
     return ConversationDetail.model_validate(conversation)
@@ -134,3 +140,17 @@ def remove_tag(conversation_id: str, tag: str, runtime: RuntimeDep, actor: Actor
 @router.post("/{conversation_id}/notes", response_model=Created, status_code=status.HTTP_201_CREATED)
 def add_note(conversation_id: str, body: NoteIn, runtime: RuntimeDep, actor: ActorDep) -> Created:
     return Created(id=runtime.actions.add_note(actor, conversation_id, body.body))
+
+
+@messages_router.put("/{message_id}/label", status_code=status.HTTP_204_NO_CONTENT)
+def label_message(message_id: str, body: LabelIn, runtime: RuntimeDep, actor: ActorDep) -> None:
+    """Correct triage for a customer's message (agents): the company's own labelled history,
+    exported by `townsquare export labelled`."""
+    runtime.actions.label_message(
+        actor,
+        message_id,
+        sentiment=body.sentiment,
+        intents=body.intents,
+        spam=body.spam,
+        needs_reply=body.needs_reply,
+    )
