@@ -52,6 +52,9 @@ def test_an_agent_labels_a_message_and_later_corrects_one_field(
         None,  # not said: not a label
     )
     assert label["labelled_by_name"] == "Agent User"
+    viewer = users.headers("viewer")
+    conversation = client.get(f"/api/conversations/{conversation_id}", headers=viewer).json()
+    assert conversation["sentiment"] == "negative"  # the first post's label shows in the inbox
 
     assert client.put(url, json={"spam": False}, headers=users.headers("admin")).status_code == 204
     label = _label_of(client, users, conversation_id)
@@ -168,10 +171,9 @@ def test_the_web_form_labels_a_message(client: TestClient, users: Users, runtime
         True,
         False,  # the form states every answer: an unticked box is a no
     )
-    assert (
-        "Labelled by Agent User: neutral · question · needs a reply"
-        in client.get(f"/conversations/{conversation_id}").text
-    )
+    html = client.get(f"/conversations/{conversation_id}").text
+    assert "Labelled by Agent User: neutral · question · needs a reply" in html
+    assert '<span class="tag labelled" title="set by an agent; triage said nothing">question</span>' in html
     forged = {**form, "csrf": "forged"}
     client.post(f"/conversations/{conversation_id}/messages/{message_id}/label", data={**forged, "intent": "praise"})
     label = _label_of(client, users, conversation_id)

@@ -223,9 +223,19 @@ class Actions:
             if message["direction"] != Direction.INBOUND:
                 raise Invalid("only customers' messages are triaged, so only they can be labelled")
             labels.save_label(conn, message_id, label, actor.id, utcnow())
+            conversation_id = message["conversation_id"]
+            if "sentiment" in label and self._first_inbound_id(conn, conversation_id) == message_id:
+                # The conversation shows the sentiment of its first post (the inbox column): the
+                # agent's word replaces the model's there too.
+                convs.update_conversation(conn, conversation_id, sentiment=label["sentiment"])
             model = {"sentiment": message["sentiment"], "intent": message["intent"]}
             self._audit(conn, actor, "message.label", "message", message_id, **label, model=model)
-        self._changed(message["conversation_id"], "label")
+        self._changed(conversation_id, "label")
+
+    @staticmethod
+    def _first_inbound_id(conn: Connection, conversation_id: str) -> str | None:
+        inbound = [m["id"] for m in convs.messages_of(conn, conversation_id) if m["direction"] == Direction.INBOUND]
+        return inbound[0] if inbound else None
 
     def reply(
         self,
