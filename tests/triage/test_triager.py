@@ -122,13 +122,34 @@ def test_language_reads_a_bounded_prefix_of_a_huge_post(monkeypatch: pytest.Monk
     from townsquare.triage.models import MAX_CHARS
 
     seen: list[int] = []
-    original = triager_module.clean_for_language
+    original = triager_module.clean_repaired
 
     def spy(text: str) -> str:
         seen.append(len(text))
         return original(text)
 
-    monkeypatch.setattr(triager_module, "clean_for_language", spy)
+    monkeypatch.setattr(triager_module, "clean_repaired", spy)
     result = load_triager("fast").triage([TriageInput(id="1", text="\ufdfa" * 100_000)])[0]
     assert seen == [MAX_CHARS]
     assert result.language == "ar"
+
+
+def test_mojibake_is_read_as_written_and_offsets_stay_on_the_received_text() -> None:
+    """A post whose UTF-8 was read as Windows-1252 on the way (an e-mail with a wrong charset, a
+    CSV import) gets the answers of the post as written; personal data is found in the text as
+    received, so its offsets still point at the value there."""
+    clean = "Die Störung dauert schon drei Tage, ich bin enttäuscht und kündige! Mail: joerg@example.com"
+    garbled = clean.encode("utf-8").decode("cp1252")
+    assert "StÃ¶rung" in garbled
+    right, received = load_triager("fast").triage(
+        [TriageInput(id="clean", text=clean), TriageInput(id="garbled", text=garbled)]
+    )
+    assert (received.language, received.sentiment, received.intent) == (right.language, right.sentiment, right.intent)
+    assert received.sentiment_scores == right.sentiment_scores
+    assert received.urgency == right.urgency
+    assert {"reason": "outage", "weight": 0.35, "evidence": "Störung"} in [
+        r.model_dump() for r in received.urgency_reasons
+    ]
+    [span] = received.personal_data
+    assert garbled[span.start : span.end] == "joerg@example.com"
+    assert span.start == garbled.index("joerg")  # after the longer garbled letters

@@ -10,7 +10,7 @@ from typing import Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
-from .language import FastTextLid, clean_for_language, combine, decide
+from .language import FastTextLid, clean_repaired, combine, decide, repair_encoding
 from .linear import FloatArray
 from .models import ENCODERS, MAX_CHARS, AccurateModel, Encoder, FastModel, Posts
 from .personal_data import find_personal_data
@@ -133,13 +133,15 @@ class Triager:
             return self._fast, self._accurate
 
     @staticmethod
-    def _languages(items: Sequence[TriageInput], fast: FastModel, own: FloatArray) -> list[tuple[str, float]]:
+    def _languages(
+        items: Sequence[TriageInput], texts: Sequence[str], fast: FastModel, own: FloatArray
+    ) -> list[tuple[str, float]]:
         """(language, confidence) per post: the hint when given (confidence 1.0), else detected."""
         out = [((item.language or "").lower(), 1.0) for item in items]
         need = [i for i, item in enumerate(items) if not item.language]
         # The first MAX_CHARS characters decide, as for the other heads: NFKC folding can make a
         # hostile post 18 times longer (one U+FDFA becomes 18 letters).
-        cleaned = [clean_for_language(items[i].text[:MAX_CHARS]) for i in need]
+        cleaned = [clean_repaired(texts[i][:MAX_CHARS]) for i in need]
         ft = shared_lid().distribution(cleaned)
         labels = fast.head("language").labels
         alpha = float(fast.config.get("language_alpha", 0.5))
@@ -151,9 +153,13 @@ class Triager:
         if not items:
             return []
         fast, accurate = self._models()
-        texts = [item.text for item in items]
+        # Mojibake ("StÃ¶rung") is repaired for every head, so that the models and the urgency
+        # words read what the customer wrote; personal-data offsets stay on the text as received.
+        # The heads read the first MAX_CHARS characters; the rest is kept, unrepaired, for the
+        # urgency words, and a hostile megabyte of "Ã" costs no more than a post.
+        texts = [repair_encoding(item.text[:MAX_CHARS]) + item.text[MAX_CHARS:] for item in items]
         probs = fast.predict(texts)
-        languages = self._languages(items, fast, probs["language"])
+        languages = self._languages(items, texts, fast, probs["language"])
         # A hint may carry a region ("en-US", "de_AT"): the sentiment inputs want the language.
         codes = [code.replace("_", "-").split("-")[0] for code, _ in languages]
         if accurate is not None:
@@ -172,7 +178,7 @@ class Triager:
             intent = probs["intent"][i]
             spam = bool(probs["spam"][i, 0] >= spam_threshold)
             needs_reply = bool(probs["needs_reply"][i, 0] >= reply_threshold) and not spam
-            signals = detect_signals(item.text)
+            signals = detect_signals(texts[i])
             negative, complaint = float(sentiment[0]), float(intent[complaint_col])
             known = (negative, complaint, item.author_reach, signals, item.in_incident)
             urgency = 0.0 if spam else urgency_score(*known)
