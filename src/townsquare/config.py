@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         description="The company's own identifiers as kind = regular expression (e.g. customer_number = "
         "'KD-\\d{8}'): flagged in customer posts and refused in public replies like phone numbers.",
     )
+    urgency_words: dict[str, list[str]] = Field(
+        default={},
+        description="The company's own words per urgency topic (safety, fraud, legal, outage), next to the "
+        "built-in lists, e.g. outage = ['Glasfaser', '5G']: plain words matched at a word start, any case.",
+    )
     outbox_max_attempts: int = Field(default=8, ge=1, description="Delivery attempts before a reply fails.")
     outbox_poll_seconds: float = Field(default=0.5, gt=0, description="How often the outbox looks for work.")
     cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure (behind HTTPS).")
@@ -112,6 +117,16 @@ class Settings(BaseSettings):
                 re.compile(pattern)
             except re.error as error:
                 raise ValueError(f"personal_data_patterns.{kind}: not a regular expression ({error})") from None
+        return value
+
+    @field_validator("urgency_words")
+    @classmethod
+    def _urgency_words_usable(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from townsquare.triage.urgency import company_words_error
+
+        error = company_words_error(value)
+        if error:
+            raise ValueError(error)
         return value
 
     def custom_patterns(self) -> list[CustomPattern]:

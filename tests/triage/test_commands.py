@@ -295,3 +295,25 @@ def test_the_pipeline_ignores_a_share_outside_accurate_mode_and_says_so(caplog: 
         stages = default_prepare_stages(Settings(triage="fast", triage_e5_share=0.3))
     assert [stage.name for stage in stages] == ["normalize", "triage"]
     assert "applies to accurate triage only" in caplog.text
+
+
+def test_company_urgency_words_reach_the_command_and_the_pipeline() -> None:
+    from townsquare.config import Settings
+    from townsquare.pipeline.runner import default_prepare_stages
+
+    post = '{"id": "1", "text": "Glasfaser tot seit heute früh"}\n'
+    plain = CliRunner().invoke(make_app(), ["triage"], input=post)
+    assert "outage" not in [r["reason"] for r in json.loads(plain.stdout)["urgency_reasons"]]
+    result = CliRunner().invoke(make_app(), ["triage", "--urgency-word", "outage=Glasfaser"], input=post)
+    assert result.exit_code == 0, result.output
+    [line] = result.stdout.splitlines()
+    assert {"reason": "outage", "weight": 0.35, "evidence": "Glasfaser"} in json.loads(line)["urgency_reasons"]
+    refused = CliRunner().invoke(make_app(), ["triage", "--urgency-word", "weather=storm"], input="")
+    assert refused.exit_code == 2
+    assert "not a topic" in refused.output
+
+    [_, stage] = default_prepare_stages(Settings(triage="fast", urgency_words={"outage": ["Glasfaser"]}))
+    from townsquare.triage import TriageInput
+
+    [result_] = stage._triager.triage([TriageInput(id="1", text="Glasfaser tot seit heute früh")])  # type: ignore[attr-defined]
+    assert "outage" in [r.reason for r in result_.urgency_reasons]

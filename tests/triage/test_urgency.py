@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from townsquare.triage import Signals, detect_signals, urgency_reasons, urgency_score
-from townsquare.triage.urgency import REASON_FLOOR, urgency_terms
+from townsquare.triage.urgency import REASON_FLOOR, CompanyWords, urgency_terms
 
 LEVELS = (0.0, 0.3, 0.7, 1.0)
 REACHES = (None, 0, 100, 10_000, 1_000_000, 50_000_000)
@@ -107,3 +107,36 @@ def test_reasons_name_the_word_as_the_customer_wrote_it() -> None:
 
 def test_a_calm_post_has_no_reasons() -> None:
     assert urgency_reasons(0.05, 0.05, 3, detect_signals("Thanks, the new app is lovely!")) == []
+
+
+def test_company_words_add_to_a_topic_matched_like_the_built_in_stems() -> None:
+    words = CompanyWords.of({"outage": ["Glasfaser", "5G"], "fraud": ["chargeback"]})
+    signals = detect_signals("Der GLASFASERAUSFALL nervt", words)
+    assert signals.outage and ("outage", "GLASFASERAUSFALL") in signals.evidence
+    assert detect_signals("kein 5G hier", words).outage
+    assert not detect_signals("kein 45G hier", words).outage  # at a word start only
+    assert detect_signals("filed a Chargeback today", words).fraud
+    assert not detect_signals("Der Glasfaserausfall nervt").outage  # not a built-in word
+    # Plain text, not regular expressions: an admin's "(a+)+" is six characters to look for.
+    assert not detect_signals("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!", CompanyWords.of({"safety": ["(a+)+$"]})).safety
+    assert detect_signals("see (a+)+$ here", CompanyWords.of({"safety": ["(a+)+$"]})).safety
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        ({"weather": ["storm"]}, "not a topic; the topics are safety, fraud, legal, outage"),
+        ({"outage": ["  "]}, "words have 1 to 64 characters"),
+        ({"outage": ["x" * 65]}, "words have 1 to 64 characters"),
+        ({"outage": ["x"] * 501}, "at most 500 words"),
+    ],
+)
+def test_unusable_company_words_are_refused_with_the_reason(words: dict[str, list[str]], message: str) -> None:
+    from pydantic import ValidationError
+
+    from townsquare.config import Settings
+
+    with pytest.raises(ValueError, match=message):
+        CompanyWords.of(words)
+    with pytest.raises(ValidationError, match=message):
+        Settings(urgency_words=words)

@@ -58,7 +58,7 @@ def default_prepare_stages(settings: Settings) -> list[Stage]:
                 "triage_e5_share = %s applies to accurate triage only; ignored with triage = %s", share, settings.triage
             )
             share = None
-        stages.append(TriageStage(settings.triage, settings.custom_patterns(), share))
+        stages.append(TriageStage(settings.triage, settings.custom_patterns(), share, settings.urgency_words))
     return stages
 
 

@@ -35,6 +35,22 @@ def _patterns(values: list[str] | None) -> list[CustomPattern]:
     return out
 
 
+def _urgency_words(values: list[str] | None) -> dict[str, list[str]]:
+    """``--urgency-word topic=word`` options into the company's words per topic."""
+    from .urgency import company_words_error
+
+    words: dict[str, list[str]] = {}
+    for value in values or []:
+        topic, sep, word = value.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--urgency-word wants topic=word, got {value!r}")
+        words.setdefault(topic, []).append(word)
+    error = company_words_error(words)
+    if error:
+        raise typer.BadParameter(error.replace("urgency_words.", "--urgency-word "))
+    return words
+
+
 def _check_mode(model: str) -> str:
     from .triager import MODES
 
@@ -55,6 +71,7 @@ def run_triage(
     patterns: list[CustomPattern],
     batch_size: int = 256,
     e5_share: float | None = None,
+    urgency_words: dict[str, list[str]] | None = None,
 ) -> tuple[int, int]:
     """Triage JSONL from ``source`` to ``sink``; bad lines get an error line on ``errors``. Returns (ok, bad).
 
@@ -62,7 +79,7 @@ def run_triage(
     """
     from . import load_triager
 
-    triager = load_triager(mode, patterns, e5_share)  # type: ignore[arg-type]
+    triager = load_triager(mode, patterns, e5_share, urgency_words)  # type: ignore[arg-type]
     ok = bad = 0
     pending: list[TriageInput] = []
 
@@ -127,6 +144,13 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         pattern: Annotated[
             list[str] | None, typer.Option("--pattern", help="company id pattern kind=regex, repeatable")
         ] = None,
+        urgency_word: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--urgency-word",
+                help="the company's own urgency word topic=word (safety, fraud, legal, outage), repeatable",
+            ),
+        ] = None,
         batch_size: Annotated[int, typer.Option(help="posts per model call")] = 256,
         e5_share: Annotated[
             float | None,
@@ -146,7 +170,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         if e5_share is not None and mode != "accurate":
             # fast never runs e5 and full runs it on every post: a share would be silently ignored
             raise typer.BadParameter(f"--e5-share applies to --model accurate only, not {mode}")
-        _, bad = run_triage(sys.stdin, sys.stdout, sys.stderr, mode, _patterns(pattern), batch_size, e5_share)
+        words = _urgency_words(urgency_word)
+        _, bad = run_triage(sys.stdin, sys.stdout, sys.stderr, mode, _patterns(pattern), batch_size, e5_share, words)
         if bad:
             typer.echo(f"{bad} bad line(s) skipped", err=True)
 

@@ -15,7 +15,7 @@ from .linear import FloatArray
 from .models import ENCODERS, MAX_CHARS, AccurateModel, Encoder, FastModel, Posts
 from .personal_data import find_personal_data
 from .schema import INTENTS, SENTIMENTS, CustomPattern, PersonalDataSpan, TriageInput, TriageResult
-from .urgency import detect_signals, urgency_reasons, urgency_score
+from .urgency import NO_COMPANY_WORDS, CompanyWords, detect_signals, urgency_reasons, urgency_score
 
 # fast: n-gram heads, numpy only. accurate: the cascade (USE on every post, e5 on the posts it is
 # unsure about; >= 100 posts/s on one core). full: USE + e5 on every post, the best figures at
@@ -99,6 +99,7 @@ class Triager:
         patterns: Sequence[CustomPattern] = (),
         accurate: AccurateModel | None = None,
         e5_share: float | None = None,
+        urgency_words: CompanyWords = NO_COMPANY_WORDS,
     ) -> None:
         """``accurate``: a model to use instead of the shipped ``accurate.npz`` (a benchmark's variant
         of it, say); its encoders are checked against it all the same. ``e5_share`` (accurate mode):
@@ -109,6 +110,7 @@ class Triager:
         self.e5_share = e5_share
         self.mode: Mode = mode
         self.patterns: tuple[CustomPattern, ...] = tuple(patterns)
+        self.urgency_words = urgency_words
         self._lock = threading.Lock()
         self._fast: FastModel | None = None
         self._given = accurate
@@ -178,7 +180,7 @@ class Triager:
             intent = probs["intent"][i]
             spam = bool(probs["spam"][i, 0] >= spam_threshold)
             needs_reply = bool(probs["needs_reply"][i, 0] >= reply_threshold) and not spam
-            signals = detect_signals(texts[i])
+            signals = detect_signals(texts[i], self.urgency_words)
             negative, complaint = float(sentiment[0]), float(intent[complaint_col])
             known = (negative, complaint, item.author_reach, signals, item.in_incident)
             urgency = 0.0 if spam else urgency_score(*known)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .schema import UrgencyReason, UrgencyReasonName
@@ -251,8 +252,55 @@ def _word_at(text: str, match: re.Match[str]) -> str:
     return (match.group(0) + (rest.group(0) if rest else ""))[:EVIDENCE_CHARS]
 
 
-def detect_signals(text: str) -> Signals:
+TOPICS: tuple[str, ...] = tuple(SIGNAL_PATTERNS)
+WORD_MAX = 64
+WORDS_PER_TOPIC_MAX = 500
+
+
+def company_words_error(words: Mapping[str, Sequence[str]]) -> str | None:
+    """Why a company's urgency words cannot be used (unknown topic, empty or overlong word), or
+    None. Shared by the setting's validation and the command line."""
+    for topic, listed in words.items():
+        if topic not in SIGNAL_PATTERNS:
+            return f"urgency_words.{topic}: not a topic; the topics are {', '.join(TOPICS)}"
+        if len(listed) > WORDS_PER_TOPIC_MAX:
+            return f"urgency_words.{topic}: at most {WORDS_PER_TOPIC_MAX} words"
+        for word in listed:
+            if not word.strip() or len(word) > WORD_MAX:
+                return f"urgency_words.{topic}: words have 1 to {WORD_MAX} characters, got {word!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class CompanyWords:
+    """A company's own urgency words per topic, next to the built-in lists: its products' outage
+    words ("Glasfaser", "5G"), its fraud words ("chargeback"). Plain text, not regular
+    expressions (an admin's typo cannot hang triage), matched like the built-in stems:
+    case-insensitively at a word start, so "glasfaser" also finds "Glasfaserausfall"."""
+
+    patterns: tuple[tuple[str, re.Pattern[str]], ...] = ()
+
+    @classmethod
+    def of(cls, words: Mapping[str, Sequence[str]]) -> CompanyWords:
+        error = company_words_error(words)
+        if error:
+            raise ValueError(error)
+        return cls(
+            tuple(
+                (topic, _words(*(re.escape(w.strip()) for w in sorted(set(listed)))))
+                for topic, listed in sorted(words.items())
+                if listed
+            )
+        )
+
+
+NO_COMPANY_WORDS = CompanyWords()
+
+
+def detect_signals(text: str, company: CompanyWords = NO_COMPANY_WORDS) -> Signals:
     found = {name: pattern.search(text) for name, pattern in SIGNAL_PATTERNS.items()}
+    for topic, pattern in company.patterns:
+        found[topic] = found[topic] or pattern.search(text)
     return Signals(
         safety=found["safety"] is not None,
         fraud=found["fraud"] is not None,

@@ -3,7 +3,7 @@ inbound message (the models live in `townsquare.triage`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from townsquare.model import Direction
@@ -17,12 +17,16 @@ class TriageStage:
     name = "triage"
 
     def __init__(
-        self, mode: Mode = "fast", patterns: Sequence[CustomPattern] = (), e5_share: float | None = None
+        self,
+        mode: Mode = "fast",
+        patterns: Sequence[CustomPattern] = (),
+        e5_share: float | None = None,
+        urgency_words: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         # Imported here so a pipeline without triage never loads the models.
         from townsquare.triage import load_triager
 
-        self._triager = load_triager(mode, tuple(patterns), e5_share)
+        self._triager = load_triager(mode, tuple(patterns), e5_share, urgency_words)
         # Now, not on the first batch: a model that cannot run (missing, or trained on another
         # encoder setup) stops the start with its reason instead of dead-lettering every message.
         self._triager.load()
