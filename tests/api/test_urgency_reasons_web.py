@@ -34,6 +34,12 @@ def test_the_agent_sees_why_a_post_is_urgent(client: TestClient, users: Users, r
     assert "legal “Anwalt”" in html
     assert "<b>Ich" not in html  # the customer's markup stays text
 
+    # The inbox shows the strongest topic at a glance; the conversation keeps its first post's reasons.
+    conversation = client.get(f"/api/conversations/{conversation_id}", headers=users.headers("viewer")).json()
+    assert conversation["urgency_reasons"] == reasons
+    inbox = client.get("/inbox").text
+    assert 'title="why triage rates the first post urgent">safety “Rauch”</span>' in inbox
+
 
 def test_a_calm_post_shows_no_reasons(client: TestClient, users: Users, runtime: Runtime) -> None:
     runtime.pipeline.process([message("y", author="u2", text="Danke, alles prima!", language="de")])
@@ -44,3 +50,4 @@ def test_a_calm_post_shows_no_reasons(client: TestClient, users: Users, runtime:
     csrf = page.split('name="csrf" value="')[1].split('"')[0]
     client.post("/login", data={"email": "agent@example.com", "password": "correct horse battery", "csrf": csrf})
     assert 'class="why"' not in client.get(f"/conversations/{conversation_id}").text
+    assert 'class="why"' not in client.get("/inbox").text

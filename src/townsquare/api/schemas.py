@@ -29,6 +29,7 @@ class ConversationOut(Out):
     language: str | None
     sentiment: str | None
     urgency: float | None
+    urgency_reasons: list[dict[str, Any]] | None = None
     has_public: bool
     has_private: bool
     personal_data_flag: bool

@@ -104,7 +104,7 @@ class PersistStage:
 
     @staticmethod
     def _summarize_into(conversation: dict[str, Any], item: WorkItem) -> None:
-        """A new conversation takes language, sentiment and urgency from its first message."""
+        """A new conversation takes language, sentiment, urgency and its reasons from its first message."""
         if _carries_public_personal_data(item):
             conversation["personal_data_flag"] = True
         if not item.triage or conversation.get("sentiment") is not None:
@@ -112,3 +112,4 @@ class PersistStage:
         conversation["language"] = item.message.language
         conversation["sentiment"] = item.triage.get("sentiment")
         conversation["urgency"] = item.triage.get("urgency")
+        conversation["urgency_reasons"] = item.triage.get("urgency_reasons") or None

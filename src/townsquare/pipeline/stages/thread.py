@@ -105,6 +105,7 @@ class ThreadStage:
             "language": message.language,
             "sentiment": None,
             "urgency": None,
+            "urgency_reasons": None,
             "has_public": message.visibility == Visibility.PUBLIC,
             "has_private": message.visibility == Visibility.PRIVATE,
             "personal_data_flag": False,
