@@ -178,3 +178,33 @@ def test_the_web_form_labels_a_message(client: TestClient, users: Users, runtime
     client.post(f"/conversations/{conversation_id}/messages/{message_id}/label", data={**forged, "intent": "praise"})
     label = _label_of(client, users, conversation_id)
     assert label is not None and label["intents"] == ["question"]
+
+
+def test_a_label_can_be_withdrawn(client: TestClient, users: Users, runtime: Runtime) -> None:
+    runtime.pipeline.process([message("a", text="Rechnung doppelt abgebucht!")])
+    conversation_id, message_id = _first_message(client, users)
+    agent, viewer = users.headers("agent"), users.headers("viewer")
+    url = f"/api/messages/{message_id}/label"
+    assert client.delete(url, headers=agent).status_code == 404  # nothing to withdraw yet
+    assert client.put(url, json={"sentiment": "negative"}, headers=agent).status_code == 204
+    assert client.get(f"/api/conversations/{conversation_id}", headers=viewer).json()["sentiment"] == "negative"
+    assert client.delete(url, headers=viewer).status_code == 403
+    assert client.delete(url, headers=agent).status_code == 204
+    assert _label_of(client, users, conversation_id) is None
+    # triage was off here: the conversation shows triage's answer again, which is none
+    assert client.get(f"/api/conversations/{conversation_id}", headers=viewer).json()["sentiment"] is None
+    with runtime.db.read() as conn:
+        entries = audit.entries(conn, target_type="message", target_id=message_id)
+    assert any(
+        e["action"] == "message.unlabel" and e["details"]["withdrawn"] == {"sentiment": "negative"} for e in entries
+    )
+
+    page = client.get("/login").text
+    csrf = page.split('name="csrf" value="')[1].split('"')[0]
+    client.post("/login", data={"email": "agent@example.com", "password": "correct horse battery", "csrf": csrf})
+    assert client.put(url, json={"spam": True}, headers=agent).status_code == 204
+    html = client.get(f"/conversations/{conversation_id}").text
+    assert "Withdraw label" in html
+    csrf = html.split('name="csrf" value="')[1].split('"')[0]
+    client.post(f"/conversations/{conversation_id}/messages/{message_id}/unlabel", data={"csrf": csrf})
+    assert _label_of(client, users, conversation_id) is None

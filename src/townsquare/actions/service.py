@@ -232,6 +232,24 @@ class Actions:
             self._audit(conn, actor, "message.label", "message", message_id, **label, model=model)
         self._changed(conversation_id, "label")
 
+    def unlabel_message(self, actor: Actor, message_id: str) -> None:
+        """Withdraw a message's label (a correction that was itself wrong): the message leaves the
+        labelled history, and a conversation whose sentiment came from it shows triage's again."""
+        self._require(actor, Role.AGENT)
+        with self.db.write() as conn:
+            message = convs.message_by_id(conn, message_id)
+            if message is None:
+                raise NotFound(f"message {message_id} not found")
+            label = labels.label_of(conn, message_id)
+            if label is None or not labels.delete_label(conn, message_id):
+                raise NotFound(f"message {message_id} has no label")
+            conversation_id = message["conversation_id"]
+            if label["sentiment"] is not None and self._first_inbound_id(conn, conversation_id) == message_id:
+                convs.update_conversation(conn, conversation_id, sentiment=message["sentiment"])
+            withdrawn = {name: label[name] for name in labels.LABEL_FIELDS if label[name] is not None}
+            self._audit(conn, actor, "message.unlabel", "message", message_id, withdrawn=withdrawn)
+        self._changed(conversation_id, "label")
+
     @staticmethod
     def _first_inbound_id(conn: Connection, conversation_id: str) -> str | None:
         inbound = [m["id"] for m in convs.messages_of(conn, conversation_id) if m["direction"] == Direction.INBOUND]

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -28,6 +28,11 @@ def save_label(conn: Connection, message_id: str, label: dict[str, Any], user_id
             set_={**values, "labelled_by": user_id, "labelled_at": at},
         )
     )
+
+
+def delete_label(conn: Connection, message_id: str) -> bool:
+    """Remove a message's label; whether there was one."""
+    return bool(conn.execute(delete(message_labels).where(message_labels.c.message_id == message_id)).rowcount)
 
 
 def label_of(conn: Connection, message_id: str) -> dict[str, Any] | None:

@@ -286,6 +286,14 @@ def web_label(
     )
 
 
+@router.post("/conversations/{conversation_id}/messages/{message_id}/unlabel")
+def web_unlabel(
+    request: Request, conversation_id: str, message_id: str, csrf: Annotated[str, Form()] = ""
+) -> RedirectResponse:
+    actions = get_runtime(request).actions
+    return _act(request, conversation_id, csrf, lambda actor: actions.unlabel_message(actor, message_id))
+
+
 def mount_web(app: FastAPI) -> None:
     from townsquare.web.channels import router as channels_router
     from townsquare.web.incidents import router as incidents_router

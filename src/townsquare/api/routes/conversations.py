@@ -154,3 +154,9 @@ def label_message(message_id: str, body: LabelIn, runtime: RuntimeDep, actor: Ac
         spam=body.spam,
         needs_reply=body.needs_reply,
     )
+
+
+@messages_router.delete("/{message_id}/label", status_code=status.HTTP_204_NO_CONTENT)
+def unlabel_message(message_id: str, runtime: RuntimeDep, actor: ActorDep) -> None:
+    """Withdraw a message's label (agents); 404 when it has none."""
+    runtime.actions.unlabel_message(actor, message_id)
