@@ -353,9 +353,10 @@ def urgency_score(
     return round(1.0 - keep, 4)
 
 
-# Reasons weaker than this are not worth an agent's attention: a neutral post's mood term, the
-# reach of an account with a handful of followers.
-REASON_FLOOR = 0.05
+# Reasons weaker than this are not worth an agent's attention: the mood of a post triage finds
+# only mildly negative (below p(negative) 0.37 for a sure complaint), the reach of an account
+# with fewer than 100 followers. At 0.05 nearly every post of the demo showed a reason.
+REASON_FLOOR = 0.1
 
 
 def urgency_reasons(
@@ -366,7 +367,7 @@ def urgency_reasons(
     in_incident: bool = False,
 ) -> list[UrgencyReason]:
     """Why a post is as urgent as it is: each reason with its own urgency and evidence, strongest first, for
-    the reasons of at least ``REASON_FLOOR``. The evidence is the word that raised a topic signal
+    the reasons of at least ``REASON_FLOOR`` (0.1). The evidence is the word that raised a topic signal
     ("Rauch"), the author's reach, or the sentiment and complaint probabilities."""
     evidence: dict[str, str | None] = dict(signals.evidence)
     evidence["reach"] = f"{reach:,} followers" if reach else None
