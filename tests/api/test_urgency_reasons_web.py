@@ -38,7 +38,7 @@ def test_the_agent_sees_why_a_post_is_urgent(client: TestClient, users: Users, r
     conversation = client.get(f"/api/conversations/{conversation_id}", headers=users.headers("viewer")).json()
     assert conversation["urgency_reasons"] == reasons
     inbox = client.get("/inbox").text
-    assert 'title="why triage rates the first post urgent">safety “Rauch”</span>' in inbox
+    assert 'title="why triage rates this conversation urgent">safety “Rauch”</span>' in inbox
 
 
 def test_a_calm_post_shows_no_reasons(client: TestClient, users: Users, runtime: Runtime) -> None:
@@ -51,3 +51,29 @@ def test_a_calm_post_shows_no_reasons(client: TestClient, users: Users, runtime:
     client.post("/login", data={"email": "agent@example.com", "password": "correct horse battery", "csrf": csrf})
     assert 'class="why"' not in client.get(f"/conversations/{conversation_id}").text
     assert 'class="why"' not in client.get("/inbox").text
+
+
+def test_a_later_more_urgent_post_escalates_its_conversation(
+    client: TestClient, users: Users, runtime: Runtime
+) -> None:
+    viewer = users.headers("viewer")
+    runtime.pipeline.process([message("a", author="u3", text="Wann kommt meine Rechnung?", language="de")])
+    [item] = client.get("/api/conversations", headers=viewer).json()["items"]
+    before = client.get(f"/api/conversations/{item['id']}", headers=viewer).json()
+    assert before["priority"] in ("low", "normal")
+
+    runtime.pipeline.process(
+        [message("b", author="u3", text="Rauch kommt aus dem Router!!!", language="de", minutes=3, in_reply_to="a")]
+    )
+    after = client.get(f"/api/conversations/{item['id']}", headers=viewer).json()
+    assert len(after["messages"]) == 2
+    assert after["priority"] in ("high", "urgent")
+    assert after["urgency"] > before["urgency"]
+    assert after["urgency_reasons"][0]["reason"] == "safety"
+    assert after["first_response_due_at"] < before["first_response_due_at"]
+
+    runtime.pipeline.process(
+        [message("c", author="u3", text="Danke, alles gut jetzt", language="de", minutes=6, in_reply_to="b")]
+    )
+    calmer = client.get(f"/api/conversations/{item['id']}", headers=viewer).json()
+    assert (calmer["priority"], calmer["urgency"]) == (after["priority"], after["urgency"])  # never lowered

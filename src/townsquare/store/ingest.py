@@ -157,6 +157,24 @@ def conversations_of_messages(conn: Connection, keys: Sequence[ChannelKey]) -> d
     return found
 
 
+def urgency_of_conversations(conn: Connection, conversation_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """What a later post may escalate: each conversation's priority, urgency and SLA times."""
+    found: dict[str, dict[str, Any]] = {}
+    columns = (
+        conversations.c.id,
+        conversations.c.priority,
+        conversations.c.urgency,
+        conversations.c.first_response_due_at,
+        conversations.c.resolution_due_at,
+        conversations.c.first_responded_at,
+        conversations.c.status,
+    )
+    for chunk in _chunks(list(conversation_ids)):
+        for row in conn.execute(select(*columns).where(_one_of(conn, conversations.c.id, chunk))):
+            found[row.id] = dict(row._mapping)
+    return found
+
+
 def latest_conversations_of_contacts(
     conn: Connection, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], ThreadTarget]:

@@ -133,7 +133,8 @@ conversations = Table(
     Column("language", String(16)),
     Column("sentiment", String(16)),
     Column("urgency", Float),
-    # Why triage rated the first post urgent (its `urgency_reasons`), for the inbox's glance.
+    # Why triage rates the conversation urgent: the `urgency_reasons` of its most urgent post (the
+    # first, or a later one that escalated it), for the inbox's glance.
     Column("urgency_reasons", Json),
     Column("has_public", Boolean, nullable=False, default=False),
     Column("has_private", Boolean, nullable=False, default=False),

@@ -1,13 +1,16 @@
 """Routing: priority from what triage and the network tell us, the team that owns the account,
-and the SLA due times that follow from the priority."""
+and the SLA due times that follow from the priority. A later post that is more urgent than its
+conversation escalates it (never the other way: lowering is an agent's call)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from townsquare.model import Priority
+from townsquare.clock import as_utc
+from townsquare.model import Direction, Priority
 from townsquare.pipeline.batch import Batch, WorkItem
-from townsquare.store import accounts
+from townsquare.store import accounts, ingest
 
 HIGH_REACH = 10_000
 """Authors with at least this many followers are answered before the crowd: many read along."""
@@ -21,6 +24,16 @@ def priority_for(urgency: float | None, reach: int | None) -> Priority:
     if urgency is not None and urgency < 0.15:
         return Priority.LOW
     return Priority.NORMAL
+
+
+RANK: dict[str, int] = {
+    p.value: rank for rank, p in enumerate((Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT))
+}
+
+
+def _urgency(item: WorkItem) -> float:
+    value = item.triage.get("urgency") if item.triage else None
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 class RouteStage:
@@ -44,3 +57,50 @@ class RouteStage:
                 hours = batch.settings.sla_resolution_hours.get(priority.value)
                 row["first_response_due_at"] = start + timedelta(minutes=minutes) if minutes else None
                 row["resolution_due_at"] = start + timedelta(hours=hours) if hours else None
+
+        self._escalate(batch)
+
+    @staticmethod
+    def _escalate(batch: Batch) -> None:
+        """Existing conversations whose new post is more urgent than they are: the urgency and its
+        reasons become the post's, the priority rises to what the post alone would get, and due
+        times not yet met move earlier to match ("smoke from the router" after a billing question)."""
+        most: dict[str, WorkItem] = {}
+        for item in batch.active():
+            cid = item.conversation_id
+            if cid is None or cid in batch.new_conversations or not item.triage:
+                continue
+            if item.message.direction != Direction.INBOUND:
+                continue
+            if cid not in most or _urgency(item) > _urgency(most[cid]):
+                most[cid] = item
+        if not most:
+            return
+        current = ingest.urgency_of_conversations(batch.db, list(most))
+        for cid, item in most.items():
+            row = current.get(cid)
+            urgency = _urgency(item)
+            if row is None or urgency <= (row["urgency"] or 0.0):
+                continue
+            change: dict[str, Any] = batch.changed_conversations.setdefault(cid, {"_id": cid})
+            change["urgency"] = urgency
+            change["urgency_reasons"] = (item.triage or {}).get("urgency_reasons") or None
+            priority = priority_for(urgency, item.message.author.reach)
+            if RANK[priority.value] <= RANK.get(row["priority"], 0):
+                continue
+            change["priority"] = priority.value
+            if row["status"] == "resolved":
+                continue
+            start = item.message.created_at
+            minutes = batch.settings.sla_first_response_minutes.get(priority.value)
+            hours = batch.settings.sla_resolution_hours.get(priority.value)
+            if minutes and row["first_responded_at"] is None:
+                change["first_response_due_at"] = _earlier(
+                    row["first_response_due_at"], start + timedelta(minutes=minutes)
+                )
+            if hours:
+                change["resolution_due_at"] = _earlier(row["resolution_due_at"], start + timedelta(hours=hours))
+
+
+def _earlier(stored: Any, proposed: Any) -> Any:
+    return proposed if stored is None else min(as_utc(stored), proposed)
