@@ -208,3 +208,19 @@ def test_a_label_can_be_withdrawn(client: TestClient, users: Users, runtime: Run
     csrf = html.split('name="csrf" value="')[1].split('"')[0]
     client.post(f"/conversations/{conversation_id}/messages/{message_id}/unlabel", data={"csrf": csrf})
     assert _label_of(client, users, conversation_id) is None
+
+
+def test_the_labelled_history_is_walked_in_pages_without_losing_or_repeating_a_message(
+    client: TestClient, users: Users, runtime: Runtime
+) -> None:
+    from townsquare.store import labels
+
+    runtime.pipeline.process([message(f"m{i}", author=f"u{i}", text=f"post {i}") for i in range(5)])
+    viewer, agent = users.headers("viewer"), users.headers("agent")
+    for item in client.get("/api/conversations", headers=viewer).json()["items"]:
+        detail = client.get(f"/api/conversations/{item['id']}", headers=viewer).json()
+        put = client.put(f"/api/messages/{detail['messages'][0]['id']}/label", json={"spam": False}, headers=agent)
+        assert put.status_code == 204
+    with runtime.db.read() as conn:
+        walked = [row["text"] for row in labels.labelled_messages(conn, page_size=2)]
+    assert sorted(walked) == [f"post {i}" for i in range(5)]

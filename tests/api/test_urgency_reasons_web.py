@@ -77,3 +77,23 @@ def test_a_later_more_urgent_post_escalates_its_conversation(
     )
     calmer = client.get(f"/api/conversations/{item['id']}", headers=viewer).json()
     assert (calmer["priority"], calmer["urgency"]) == (after["priority"], after["urgency"])  # never lowered
+
+
+def test_an_urgent_post_that_reopens_a_resolved_conversation_gets_its_due_times(
+    client: TestClient, users: Users, runtime: Runtime
+) -> None:
+    viewer, agent = users.headers("viewer"), users.headers("agent")
+    runtime.pipeline.process([message("a", author="u4", text="Danke für die Hilfe", language="de")])
+    [item] = client.get("/api/conversations", headers=viewer).json()["items"]
+    before = client.get(f"/api/conversations/{item['id']}", headers=viewer).json()
+    assert (
+        client.put(f"/api/conversations/{item['id']}/status", json={"status": "resolved"}, headers=agent).status_code
+        == 204
+    )
+    runtime.pipeline.process(
+        [message("b", author="u4", text="Der Akku brennt! Feuer!", language="de", minutes=10, in_reply_to="a")]
+    )
+    after = client.get(f"/api/conversations/{item['id']}", headers=viewer).json()
+    assert after["status"] == "open"
+    assert after["priority"] in ("high", "urgent")
+    assert after["resolution_due_at"] < before["resolution_due_at"]  # the reopening post's SLA

@@ -224,7 +224,7 @@ class Actions:
                 raise Invalid("only customers' messages are triaged, so only they can be labelled")
             labels.save_label(conn, message_id, label, actor.id, utcnow())
             conversation_id = message["conversation_id"]
-            if "sentiment" in label and self._first_inbound_id(conn, conversation_id) == message_id:
+            if "sentiment" in label and convs.first_inbound_message_id(conn, conversation_id) == message_id:
                 # The conversation shows the sentiment of its first post (the inbox column): the
                 # agent's word replaces the model's there too.
                 convs.update_conversation(conn, conversation_id, sentiment=label["sentiment"])
@@ -241,19 +241,15 @@ class Actions:
             if message is None:
                 raise NotFound(f"message {message_id} not found")
             label = labels.label_of(conn, message_id)
-            if label is None or not labels.delete_label(conn, message_id):
+            if label is None:
                 raise NotFound(f"message {message_id} has no label")
+            labels.delete_label(conn, message_id)
             conversation_id = message["conversation_id"]
-            if label["sentiment"] is not None and self._first_inbound_id(conn, conversation_id) == message_id:
+            if label["sentiment"] is not None and convs.first_inbound_message_id(conn, conversation_id) == message_id:
                 convs.update_conversation(conn, conversation_id, sentiment=message["sentiment"])
             withdrawn = {name: label[name] for name in labels.LABEL_FIELDS if label[name] is not None}
             self._audit(conn, actor, "message.unlabel", "message", message_id, withdrawn=withdrawn)
         self._changed(conversation_id, "label")
-
-    @staticmethod
-    def _first_inbound_id(conn: Connection, conversation_id: str) -> str | None:
-        inbound = [m["id"] for m in convs.messages_of(conn, conversation_id) if m["direction"] == Direction.INBOUND]
-        return inbound[0] if inbound else None
 
     def reply(
         self,

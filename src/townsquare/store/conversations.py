@@ -9,11 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from townsquare.clock import as_utc, utcnow
 from townsquare.ids import new_id
+from townsquare.store.db import upsert_insert
 from townsquare.store.search import matching_conversations
 from townsquare.store.tables import (
     contacts,
@@ -161,6 +160,17 @@ def messages_of(conn: Connection, conversation_id: str) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in rows]
 
 
+def first_inbound_message_id(conn: Connection, conversation_id: str) -> str | None:
+    """The customer's first message in a conversation: the one whose triage the conversation shows."""
+    row = conn.execute(
+        select(messages.c.id)
+        .where(messages.c.conversation_id == conversation_id, messages.c.direction == "inbound")
+        .order_by(messages.c.created_at, messages.c.id)
+        .limit(1)
+    ).first()
+    return row.id if row else None
+
+
 def message_by_id(conn: Connection, message_id: str) -> dict[str, Any] | None:
     row = conn.execute(select(messages).where(messages.c.id == message_id)).first()
     return dict(row._mapping) if row else None
@@ -192,9 +202,8 @@ def update_conversation(conn: Connection, conversation_id: str, **values: Any) -
 
 
 def add_tag(conn: Connection, conversation_id: str, tag: str) -> None:
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     conn.execute(
-        dialect_insert(conversation_tags).values(conversation_id=conversation_id, tag=tag).on_conflict_do_nothing()
+        upsert_insert(conn, conversation_tags).values(conversation_id=conversation_id, tag=tag).on_conflict_do_nothing()
     )
 
 

@@ -9,10 +9,18 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def upsert_insert(conn: Connection, table: Table) -> Any:
+    """An INSERT into ``table`` that takes ``on_conflict_do_nothing`` / ``on_conflict_do_update``:
+    both our dialects have them, each under its own class."""
+    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
 def normalize_url(url: str) -> str:

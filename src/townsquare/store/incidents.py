@@ -9,12 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from townsquare.clock import utcnow
 from townsquare.ids import new_id
 from townsquare.store import leases, state
+from townsquare.store.db import upsert_insert
 from townsquare.store.tables import (
     contacts,
     conversations,
@@ -333,10 +332,9 @@ def set_component_status(conn: Connection, component_id: str, status: str) -> No
 
 
 def link_components(conn: Connection, incident_id: str, component_ids: Sequence[str]) -> None:
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     for component_id in component_ids:
         conn.execute(
-            dialect_insert(incident_components)
+            upsert_insert(conn, incident_components)
             .values(incident_id=incident_id, component_id=component_id)
             .on_conflict_do_nothing()
         )

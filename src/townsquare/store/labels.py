@@ -7,9 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from townsquare.store.db import upsert_insert
 from townsquare.store.tables import message_labels, messages, users
 
 LABEL_FIELDS: tuple[str, ...] = ("sentiment", "intents", "spam", "needs_reply")
@@ -18,8 +17,7 @@ LABEL_FIELDS: tuple[str, ...] = ("sentiment", "intents", "spam", "needs_reply")
 def save_label(conn: Connection, message_id: str, label: dict[str, Any], user_id: str | None, at: datetime) -> None:
     """Write the fields given in ``label`` (the others keep an earlier correction's value)."""
     values = {name: label[name] for name in LABEL_FIELDS if name in label}
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = dialect_insert(message_labels).values(
+    statement = upsert_insert(conn, message_labels).values(
         message_id=message_id, labelled_by=user_id, labelled_at=at, **values
     )
     conn.execute(
@@ -30,9 +28,8 @@ def save_label(conn: Connection, message_id: str, label: dict[str, Any], user_id
     )
 
 
-def delete_label(conn: Connection, message_id: str) -> bool:
-    """Remove a message's label; whether there was one."""
-    return bool(conn.execute(delete(message_labels).where(message_labels.c.message_id == message_id)).rowcount)
+def delete_label(conn: Connection, message_id: str) -> None:
+    conn.execute(delete(message_labels).where(message_labels.c.message_id == message_id))
 
 
 def label_of(conn: Connection, message_id: str) -> dict[str, Any] | None:
@@ -53,7 +50,7 @@ def labels_of(conn: Connection, message_ids: Sequence[str]) -> dict[str, dict[st
 
 
 def labelled_messages(conn: Connection, page_size: int = 500) -> Iterator[dict[str, Any]]:
-    """Every labelled message with its text and language, oldest label first, in pages (keyset on
+    """Every labelled message with its text, language and network, oldest label first, in pages (keyset on
     (labelled_at, message_id)) so that a large history is never loaded at once."""
     after: tuple[datetime, str] | None = None
     while True:
@@ -63,7 +60,6 @@ def labelled_messages(conn: Connection, page_size: int = 500) -> Iterator[dict[s
                 messages.c.text,
                 messages.c.language,
                 messages.c.channel,
-                messages.c.triage,
             )
             .join(messages, messages.c.id == message_labels.c.message_id)
             .order_by(message_labels.c.labelled_at, message_labels.c.message_id)

@@ -253,6 +253,10 @@ def _word_at(text: str, match: re.Match[str]) -> str:
 
 
 TOPICS: tuple[str, ...] = tuple(SIGNAL_PATTERNS)
+# Reasons an agent should see at a glance (the inbox shows the strongest): the topic signals,
+# whose evidence is the customer's own word, and membership in an incident. Mood and reach
+# make a post more urgent but say nothing about what to do.
+ALERT_REASONS: tuple[str, ...] = (*TOPICS, "incident")
 WORD_MAX = 64
 WORDS_PER_TOPIC_MAX = 500
 

@@ -26,6 +26,7 @@ from townsquare.store import conversations as convs
 from townsquare.store import incidents as incident_store
 from townsquare.store import labels, users
 from townsquare.triage.schema import INTENTS, SENTIMENTS
+from townsquare.web import triage_view
 
 HERE = Path(__file__).parent
 templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
@@ -108,7 +109,7 @@ def _inbox_rows(request: Request, view: str, q: str | None, mine: bool, actor: A
         filters.assignee_id = actor.id
     with runtime.db.read() as conn:
         rows, _ = convs.list_conversations(conn, filters, limit=100)
-    return rows
+    return [{**row, "alert": triage_view.strongest_alert(row.get("urgency_reasons"))} for row in rows]
 
 
 @router.get("/inbox")
@@ -149,7 +150,15 @@ def conversation_page(request: Request, conversation_id: str) -> HTMLResponse:
         messages = convs.messages_of(conn, conversation_id)
         found = labels.labels_of(conn, [m["id"] for m in messages])
         timeline = _timeline(
-            [{**m, "label": found.get(m["id"])} for m in messages],
+            [
+                {
+                    **m,
+                    "label": found.get(m["id"]),
+                    "answer": triage_view.answer(m, found.get(m["id"])),
+                    "why": triage_view.reason_views((m.get("triage") or {}).get("urgency_reasons")),
+                }
+                for m in messages
+            ],
             convs.notes_of(conn, conversation_id),
             convs.replies_of(conn, conversation_id),
         )

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from townsquare.clock import as_utc
-from townsquare.model import Direction, Priority
+from townsquare.model import ConversationStatus, Direction, Priority
 from townsquare.pipeline.batch import Batch, WorkItem
 from townsquare.store import accounts, ingest
 
@@ -89,8 +89,8 @@ class RouteStage:
             if RANK[priority.value] <= RANK.get(row["priority"], 0):
                 continue
             change["priority"] = priority.value
-            if row["status"] == "resolved":
-                continue
+            if change.get("status", row["status"]) == ConversationStatus.RESOLVED:
+                continue  # a post that reopens the conversation (thread stage) gets due times
             start = item.message.created_at
             minutes = batch.settings.sla_first_response_minutes.get(priority.value)
             hours = batch.settings.sla_resolution_hours.get(priority.value)
