@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -192,6 +193,30 @@ def export_labelled(
 
     count = _export(export, _settings(database_url), output)
     err.print(f"exported {count} labelled messages")
+
+
+@eval_app.command("corrections")
+def eval_corrections(
+    since: Annotated[
+        datetime | None, typer.Option(help="Only labels given at or after this date or time (UTC).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """How triage's stored answers compare with the agents' corrections: per-class precision,
+    recall and F1 and macro-F1 per language, with no model run again."""
+    import json
+
+    from townsquare.store import labels
+    from townsquare.store.db import Database
+    from townsquare.triage.corrections import compare_with_labels, correction_report_as_dict, format_correction_report
+
+    db = Database(_settings(database_url).database_url)
+    db.migrate()
+    with db.read() as conn:
+        report = compare_with_labels(labels.labelled_messages(conn, since=since))
+    db.dispose()
+    typer.echo(json.dumps(correction_report_as_dict(report), indent=2) if as_json else format_correction_report(report))
 
 
 @users_app.command("create")

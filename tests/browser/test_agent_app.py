@@ -103,3 +103,22 @@ def test_agent_answers_a_customer_in_the_browser(sqlite_url: str, browser: objec
             assert page.locator("td b", has_text=title).count() >= 1, title
         page.screenshot(path=str(screenshots / "channels.png"), full_page=True)
         assert incident_id
+
+        # How triage does on these customers: its answers against the agents' labels. The other
+        # posts get labels the way the agent gave the first (the named action).
+        corrections = {
+            "roaming": {"sentiment": "neutral", "intents": ["question"], "needs_reply": True},
+            "Shout-out": {"sentiment": "positive", "intents": ["praise"], "needs_reply": False},
+            "network down": {"sentiment": "negative", "intents": ["question"], "needs_reply": True},
+        }
+        with runtime.db.read() as conn:
+            posts = [m for cid in conversation_ids for m in convs.messages_of(conn, cid) if m["direction"] == "inbound"]
+        for post in posts:
+            for words, label in corrections.items():
+                if words in post["text"]:
+                    runtime.actions.label_message(ADMIN, post["id"], **label)  # type: ignore[arg-type]
+        page.click("nav >> text=Triage")
+        page.locator("#task-sentiment").wait_for()
+        assert page.locator("#quality-summary", has_text="4 posts labelled by agents").count() == 1
+        assert page.locator("img[src=x]").count() == 0
+        page.screenshot(path=str(screenshots / "triage-quality.png"), full_page=True)

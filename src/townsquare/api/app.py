@@ -16,7 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from townsquare import __version__
 from townsquare.actions import ActionError, PersonalDataInPublicReply
 from townsquare.api.deps import ActorDep, actor_from_request
-from townsquare.api.routes import admin, contacts, conversations, events, health, incidents, webhooks
+from townsquare.api.routes import admin, contacts, conversations, events, health, incidents, triage, webhooks
 from townsquare.runtime import Runtime
 
 MAX_API_BODY_BYTES = 1_000_000
@@ -108,6 +108,7 @@ def create_app(runtime: Runtime, *, manage_runtime: bool = False, services: Sequ
         contacts.router,
         incidents.router,
         admin.router,
+        triage.router,
         events.router,
         webhooks.router,
     ):

@@ -194,6 +194,39 @@ class LabelIn(BaseModel):
     needs_reply: bool | None = None
 
 
+class ClassScoresOut(BaseModel):
+    precision: float
+    recall: float
+    f1: float
+    support: int = Field(description="Posts the agents gave this class.")
+
+
+class ConfusionOut(BaseModel):
+    labels: list[str]
+    matrix: list[list[int]] = Field(
+        description="matrix[i][j]: posts agents labelled labels[i] that triage had called labels[j]."
+    )
+
+
+class TaskScoresOut(BaseModel):
+    n: int
+    accuracy: float
+    macro_f1: float
+    macro_f1_ci95: list[float] | None = Field(description="95 % bootstrap interval of the macro-F1.")
+    confusion: ConfusionOut
+    per_class: dict[str, ClassScoresOut]
+
+
+class CorrectionReportOut(BaseModel):
+    """Triage's stored answers scored against the agents' labels: truth = the agent's label."""
+
+    labelled: int = Field(description="Labelled posts read.")
+    without_triage: int = Field(description="Of those, posts triage never answered (it was off).")
+    changed: dict[str, int] = Field(description="Per task, posts where the agent's answer differs from triage's.")
+    tasks: dict[str, dict[str, TaskScoresOut]] = Field(description='Per task, "all" and each language.')
+    note: str
+
+
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     body: str = Field(min_length=1, max_length=20_000)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
@@ -49,9 +49,18 @@ def labels_of(conn: Connection, message_ids: Sequence[str]) -> dict[str, dict[st
     return {row.message_id: dict(row._mapping) for row in rows}
 
 
-def labelled_messages(conn: Connection, page_size: int = 500) -> Iterator[dict[str, Any]]:
-    """Every labelled message with its text, language and network, oldest label first, in pages (keyset on
-    (labelled_at, message_id)) so that a large history is never loaded at once."""
+def _as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC, a naive one read as UTC: stored times are UTC, and SQLite compares them as
+    text, so an offset must not reach the query."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def labelled_messages(
+    conn: Connection, page_size: int = 500, since: datetime | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every labelled message (labelled at or after ``since``) with its text, language, network and
+    triage's stored answer, oldest label first, in pages (keyset on (labelled_at, message_id)) so
+    that a large history is never loaded at once."""
     after: tuple[datetime, str] | None = None
     while True:
         query = (
@@ -60,11 +69,14 @@ def labelled_messages(conn: Connection, page_size: int = 500) -> Iterator[dict[s
                 messages.c.text,
                 messages.c.language,
                 messages.c.channel,
+                messages.c.triage,
             )
             .join(messages, messages.c.id == message_labels.c.message_id)
             .order_by(message_labels.c.labelled_at, message_labels.c.message_id)
             .limit(page_size)
         )
+        if since is not None:
+            query = query.where(message_labels.c.labelled_at >= _as_utc(since))
         if after is not None:
             at, message_id = after
             query = query.where(

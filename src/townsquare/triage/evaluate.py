@@ -145,16 +145,20 @@ def evaluate_rows(
             truth = truth_of(r)
             if truth is not None:
                 pairs.append((r.language or "?", truth, pred_of(p)))
-        if not pairs:
-            continue
-        by_lang: dict[str, Report] = {
-            "all": with_interval(score([t for _, t, _ in pairs], [p for _, _, p in pairs], labels))
-        }
-        for lang in sorted({lang for lang, _, _ in pairs}):
-            sub = [(t, p) for lg, t, p in pairs if lg == lang]
-            by_lang[lang] = with_interval(score([t for t, _ in sub], [p for _, p in sub], labels))
-        out[task] = by_lang
+        if pairs:
+            out[task] = reports_by_language(pairs, labels)
     return out
+
+
+def reports_by_language(pairs: Sequence[tuple[str, str, str]], labels: Sequence[str] | None) -> dict[str, Report]:
+    """``(language, truth, predicted)`` triples -> {"all" and each language: Report with interval}."""
+    by_lang: dict[str, Report] = {
+        "all": with_interval(score([t for _, t, _ in pairs], [p for _, _, p in pairs], labels))
+    }
+    for lang in sorted({lang for lang, _, _ in pairs}):
+        sub = [(t, p) for lg, t, p in pairs if lg == lang]
+        by_lang[lang] = with_interval(score([t for t, _ in sub], [p for _, p in sub], labels))
+    return by_lang
 
 
 def _interval_text(report: Report) -> str:

@@ -307,10 +307,12 @@ def mount_web(app: FastAPI) -> None:
     from townsquare.web.channels import router as channels_router
     from townsquare.web.incidents import router as incidents_router
     from townsquare.web.status import router as status_router
+    from townsquare.web.triage_quality import router as triage_quality_router
 
     app.include_router(router)
     app.include_router(incidents_router)
     app.include_router(channels_router)
+    app.include_router(triage_quality_router)
     app.include_router(status_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
