@@ -3,6 +3,8 @@ the conversation page, next to the customer's text."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -97,3 +99,46 @@ def test_an_urgent_post_that_reopens_a_resolved_conversation_gets_its_due_times(
     assert after["status"] == "open"
     assert after["priority"] in ("high", "urgent")
     assert after["resolution_due_at"] < before["resolution_due_at"]  # the reopening post's SLA
+
+
+def test_a_conversation_shows_the_customers_mood_now(client: TestClient, users: Users, runtime: Runtime) -> None:
+    """The conversation's sentiment (the inbox column) is its newest customer post's: a thank-you
+    after a complaint turns it, an old post imported later does not, an agent's label of the
+    newest post replaces triage's there."""
+    viewer, agent = users.headers("viewer"), users.headers("agent")
+
+    def conversation() -> dict[str, Any]:
+        [item] = client.get("/api/conversations", headers=viewer).json()["items"]
+        found: dict[str, Any] = client.get(f"/api/conversations/{item['id']}", headers=viewer).json()
+        return found
+
+    def said(found: dict[str, Any], external_id: str) -> str:
+        [post] = [m for m in found["messages"] if m["external_id"] == external_id]
+        return str(post["triage"]["sentiment"])
+
+    runtime.pipeline.process(
+        [message("a", author="u5", text="Seit drei Tagen kein Internet, eine Frechheit!!!", language="de", minutes=1)]
+    )
+    first = conversation()
+    assert first["sentiment"] == said(first, "a") == "negative"
+
+    text = "Vielen Dank, super Service!"
+    runtime.pipeline.process([message("b", author="u5", text=text, language="de", minutes=5, in_reply_to="a")])
+    now = conversation()
+    assert said(now, "b") == "positive"
+    assert now["sentiment"] == "positive"  # the mood now, not the first post's
+
+    # An older post arriving late (an import, a delayed webhook) does not change the mood.
+    old = message("z", author="u5", text="Immer noch kein Internet, eine Frechheit!!!", language="de", in_reply_to="a")
+    runtime.pipeline.process([old])
+    late = conversation()
+    assert said(late, "z") == "negative" and late["sentiment"] == "positive"
+
+    # An agent's label counts on the newest post only.
+    posts = {m["external_id"]: m["id"] for m in late["messages"]}
+    assert client.put(f"/api/messages/{posts['a']}/label", json={"sentiment": "neutral"}, headers=agent)
+    assert conversation()["sentiment"] == "positive"
+    assert client.put(f"/api/messages/{posts['b']}/label", json={"sentiment": "neutral"}, headers=agent)
+    assert conversation()["sentiment"] == "neutral"
+    assert client.delete(f"/api/messages/{posts['b']}/label", headers=agent).status_code == 204
+    assert conversation()["sentiment"] == "positive"

@@ -224,9 +224,9 @@ class Actions:
                 raise Invalid("only customers' messages are triaged, so only they can be labelled")
             labels.save_label(conn, message_id, label, actor.id, utcnow())
             conversation_id = message["conversation_id"]
-            if "sentiment" in label and convs.first_inbound_message_id(conn, conversation_id) == message_id:
-                # The conversation shows the sentiment of its first post (the inbox column): the
-                # agent's word replaces the model's there too.
+            if "sentiment" in label and convs.latest_inbound_message_id(conn, conversation_id) == message_id:
+                # The conversation shows the customer's mood now, its newest post's sentiment (the
+                # inbox column): the agent's word replaces the model's there too.
                 convs.update_conversation(conn, conversation_id, sentiment=label["sentiment"])
             model = {"sentiment": message["sentiment"], "intent": message["intent"]}
             self._audit(conn, actor, "message.label", "message", message_id, **label, model=model)
@@ -245,7 +245,7 @@ class Actions:
                 raise NotFound(f"message {message_id} has no label")
             labels.delete_label(conn, message_id)
             conversation_id = message["conversation_id"]
-            if label["sentiment"] is not None and convs.first_inbound_message_id(conn, conversation_id) == message_id:
+            if label["sentiment"] is not None and convs.latest_inbound_message_id(conn, conversation_id) == message_id:
                 convs.update_conversation(conn, conversation_id, sentiment=message["sentiment"])
             withdrawn = {name: label[name] for name in labels.LABEL_FIELDS if label[name] is not None}
             self._audit(conn, actor, "message.unlabel", "message", message_id, withdrawn=withdrawn)

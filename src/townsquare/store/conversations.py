@@ -160,12 +160,13 @@ def messages_of(conn: Connection, conversation_id: str) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in rows]
 
 
-def first_inbound_message_id(conn: Connection, conversation_id: str) -> str | None:
-    """The customer's first message in a conversation: the one whose triage the conversation shows."""
+def latest_inbound_message_id(conn: Connection, conversation_id: str) -> str | None:
+    """The customer's newest message in a conversation: the one whose sentiment the conversation
+    shows (the customer's mood now)."""
     row = conn.execute(
         select(messages.c.id)
         .where(messages.c.conversation_id == conversation_id, messages.c.direction == "inbound")
-        .order_by(messages.c.created_at, messages.c.id)
+        .order_by(messages.c.created_at.desc(), messages.c.id.desc())
         .limit(1)
     ).first()
     return row.id if row else None

@@ -238,15 +238,19 @@ def apply_conversation_changes(conn: Connection, rows: list[dict[str, Any]]) -> 
 def add_activity(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """New messages in existing conversations, one statement for the batch. Each row: `_id`,
     `_n` (messages added), `_last` (newest message), `_inbound` (newest customer message or
-    None), `_public`/`_private` (kinds added), `_now`. Increments and maxima are computed by the
-    database, so concurrent workers cannot overwrite each other."""
+    None), `_mood` (that message's sentiment or None), `_public`/`_private` (kinds added), `_now`.
+    Increments and maxima are computed by the database, so concurrent workers cannot overwrite
+    each other. The conversation's sentiment becomes `_mood` only if that message is at least as
+    new as every customer message stored before (an imported old post does not change it)."""
     if not rows:
         return
     c = conversations.c
-    last, inbound = (
+    last, inbound, mood = (
         bindparam("_last", type_=c.last_message_at.type),
         bindparam("_inbound", type_=c.last_inbound_at.type),
+        bindparam("_mood", type_=c.sentiment.type),
     )
+    newest_inbound = or_(c.last_inbound_at.is_(None), inbound >= c.last_inbound_at)
     conn.execute(
         update(conversations)
         .where(c.id == bindparam("_id"))
@@ -257,6 +261,7 @@ def add_activity(conn: Connection, rows: list[dict[str, Any]]) -> None:
                 (and_(inbound.is_not(None), or_(c.last_inbound_at.is_(None), inbound > c.last_inbound_at)), inbound),
                 else_=c.last_inbound_at,
             ),
+            sentiment=case((and_(mood.is_not(None), inbound.is_not(None), newest_inbound), mood), else_=c.sentiment),
             has_public=or_(c.has_public, bindparam("_public")),
             has_private=or_(c.has_private, bindparam("_private")),
             updated_at=bindparam("_now"),

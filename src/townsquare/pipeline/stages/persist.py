@@ -51,7 +51,8 @@ def _carries_public_personal_data(item: WorkItem) -> bool:
 
 def _activity(items: list[WorkItem], batch: Batch) -> dict[str, dict[str, Any]]:
     """What this batch adds to each conversation: message count, newest message time, newest
-    customer message time, and whether public or private messages came in."""
+    customer message time and that message's sentiment (the customer's mood now), and whether
+    public or private messages came in."""
     activity: dict[str, dict[str, Any]] = {}
     for item in items:
         message = item.message
@@ -62,6 +63,7 @@ def _activity(items: list[WorkItem], batch: Batch) -> dict[str, dict[str, Any]]:
                 "_n": 0,
                 "_last": message.created_at,
                 "_inbound": None,
+                "_mood": None,
                 "_public": False,
                 "_private": False,
                 "_now": batch.now,
@@ -69,8 +71,10 @@ def _activity(items: list[WorkItem], batch: Batch) -> dict[str, dict[str, Any]]:
         )
         row["_n"] += 1
         row["_last"] = max(row["_last"], message.created_at)
-        if message.direction == Direction.INBOUND:
-            row["_inbound"] = max(row["_inbound"] or message.created_at, message.created_at)
+        newest_inbound = row["_inbound"] is None or message.created_at >= row["_inbound"]
+        if message.direction == Direction.INBOUND and newest_inbound:
+            row["_inbound"] = message.created_at
+            row["_mood"] = item.triage.get("sentiment") if item.triage else None
         row["_public" if message.visibility == Visibility.PUBLIC else "_private"] = True
     return activity
 
@@ -94,6 +98,7 @@ class PersistStage:
                 message_count=done["_n"],
                 last_message_at=max(row["last_message_at"], done["_last"]),
                 last_inbound_at=done["_inbound"],
+                sentiment=done["_mood"] or row.get("sentiment"),
                 has_public=done["_public"],
                 has_private=done["_private"],
             )
@@ -104,7 +109,9 @@ class PersistStage:
 
     @staticmethod
     def _summarize_into(conversation: dict[str, Any], item: WorkItem) -> None:
-        """A new conversation takes language, sentiment, urgency and its reasons from its first message."""
+        """A new conversation takes language, urgency and its reasons from its first message (a
+        later one of the same batch escalates it in the route stage); its sentiment is the
+        newest customer message's (``_activity``), this one's until then."""
         if _carries_public_personal_data(item):
             conversation["personal_data_flag"] = True
         if not item.triage or conversation.get("sentiment") is not None:
