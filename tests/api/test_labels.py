@@ -179,6 +179,20 @@ def test_the_web_form_labels_a_message(client: TestClient, users: Users, runtime
     label = _label_of(client, users, conversation_id)
     assert label is not None and label["intents"] == ["question"]
 
+    # A second intent ("a question and a request"); the same one twice counts once.
+    url = f"/conversations/{conversation_id}/messages/{message_id}/label"
+    client.post(url, data={**form, "also_intent": "request"})
+    label = _label_of(client, users, conversation_id)
+    assert label is not None and label["intents"] == ["question", "request"]
+    html = client.get(f"/conversations/{conversation_id}").text
+    assert '<option value="request" selected>also request</option>' in html
+    client.post(url, data={**form, "also_intent": "question"})
+    label = _label_of(client, users, conversation_id)
+    assert label is not None and label["intents"] == ["question"]
+    response = client.post(url, data={**form, "also_intent": "rant"}, follow_redirects=False)
+    assert response.status_code == 303
+    assert "intents is a list of distinct intents" in client.get(f"/conversations/{conversation_id}").text
+
 
 def test_a_label_can_be_withdrawn(client: TestClient, users: Users, runtime: Runtime) -> None:
     runtime.pipeline.process([message("a", text="Rechnung doppelt abgebucht!")])

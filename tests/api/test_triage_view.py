@@ -36,6 +36,7 @@ def test_an_agents_label_overrides_triage_field_by_field() -> None:
         "sentiment": "neutral",
         "intent": "question",
         "intent_labelled": False,
+        "also_intent": None,
         "spam": True,
         "needs_reply": False,
     }
@@ -44,6 +45,7 @@ def test_an_agents_label_overrides_triage_field_by_field() -> None:
         "sentiment": "negative",
         "intent": "complaint",
         "intent_labelled": True,
+        "also_intent": "request",
         "spam": False,  # said by the agent, though falsy
         "needs_reply": False,  # not said: triage's
     }

@@ -278,19 +278,22 @@ def web_label(
     message_id: str,
     sentiment: Annotated[str, Form(max_length=16)],
     intent: Annotated[str, Form(max_length=32)],
+    also_intent: Annotated[str, Form(max_length=32)] = "",
     spam: Annotated[bool, Form()] = False,
     needs_reply: Annotated[bool, Form()] = False,
     csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
     """The form states all four answers (prefilled with triage's or an earlier label's), so an
-    unticked box means no; the main intent only (the API takes the full list)."""
+    unticked box means no; the main intent and at most one more (the API takes up to six), the
+    same one twice counting once."""
     actions = get_runtime(request).actions
+    intents = [intent] + ([also_intent] if also_intent and also_intent != intent else [])
     return _act(
         request,
         conversation_id,
         csrf,
         lambda actor: actions.label_message(
-            actor, message_id, sentiment=sentiment, intents=[intent], spam=spam, needs_reply=needs_reply
+            actor, message_id, sentiment=sentiment, intents=intents, spam=spam, needs_reply=needs_reply
         ),
     )
 

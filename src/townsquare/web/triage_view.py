@@ -44,6 +44,8 @@ def answer(message: dict[str, Any], label: dict[str, Any] | None) -> dict[str, A
         "sentiment": label.get("sentiment") or message.get("sentiment"),
         "intent": intents[0] if intents else message.get("intent"),
         "intent_labelled": bool(intents),
+        # a second intent only an agent gives ("a complaint and a request"): triage names one
+        "also_intent": intents[1] if intents and len(intents) > 1 else None,
         "spam": label["spam"] if label.get("spam") is not None else bool(triage.get("spam")),
         "needs_reply": label["needs_reply"]
         if label.get("needs_reply") is not None
