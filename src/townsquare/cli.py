@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from pydantic import ValidationError
@@ -14,6 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from townsquare.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from townsquare.store.db import Database
 
 app = typer.Typer(help="Townsquare: answer customers where they speak.", no_args_is_help=True)
 users_app = typer.Typer(help="Agents and their API tokens.", no_args_is_help=True)
@@ -51,6 +54,15 @@ def _settings(database_url: str | None = None, **overrides: object) -> Settings:
     except (OSError, ValueError) as error:  # an unreadable or malformed townsquare.toml
         err.print(f"[red]configuration: {error}[/red]", highlight=False)
         raise typer.Exit(2) from None
+
+
+def _database(database_url: str | None = None) -> Database:
+    """The configured database, its schema brought up to date."""
+    from townsquare.store.db import Database
+
+    db = Database(_settings(database_url).database_url)
+    db.migrate()
+    return db
 
 
 def _logging(level: str = "INFO") -> None:
@@ -208,11 +220,9 @@ def eval_corrections(
     import json
 
     from townsquare.store import labels
-    from townsquare.store.db import Database
     from townsquare.triage.corrections import compare_with_labels, correction_report_as_dict, format_correction_report
 
-    db = Database(_settings(database_url).database_url)
-    db.migrate()
+    db = _database(database_url)
     with db.read() as conn:
         report = compare_with_labels(labels.labelled_messages(conn, since=since))
     db.dispose()
@@ -280,10 +290,8 @@ def create_token(
 def list_users(database_url: DatabaseOption = None) -> None:
     """List users and their roles."""
     from townsquare.store import users
-    from townsquare.store.db import Database
 
-    db = Database(_settings(database_url).database_url)
-    db.migrate()
+    db = _database(database_url)
     table = Table("e-mail", "name", "role", "active")
     with db.read() as conn:
         for user in users.list_users(conn):
@@ -335,7 +343,6 @@ def add_account(
     from townsquare.channels.base import secret_fields
     from townsquare.channels.registry import UnknownChannel, connector_class
     from townsquare.store import accounts
-    from townsquare.store.db import Database
 
     try:
         cls = connector_class(network)
@@ -352,8 +359,7 @@ def add_account(
     for name in secret_fields(cls.settings_model):
         value = getattr(validated, name)
         stored[name] = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-    db = Database(_settings(database_url).database_url)
-    db.migrate()
+    db = _database(database_url)
     with db.write() as conn:
         accounts.upsert_account(conn, network, account, stored)
     out.print(f"connected {cls.title} account {account!r}")
@@ -379,10 +385,8 @@ def connector_settings(network: Annotated[str, typer.Argument(help="Connector na
 def list_accounts(database_url: DatabaseOption = None) -> None:
     """Connected accounts and their state (secrets are never shown)."""
     from townsquare.store import accounts
-    from townsquare.store.db import Database
 
-    db = Database(_settings(database_url).database_url)
-    db.migrate()
+    db = _database(database_url)
     table = Table("network", "account", "status", "detail")
     with db.read() as conn:
         for row in accounts.list_accounts(conn):

@@ -13,47 +13,15 @@ unbiased figure, label a random sample (docs/triage.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .evaluate import Report, reports_by_language
-from .schema import INTENTS, SENTIMENTS
+from .data import Labelled
+from .evaluate import Report, score_tasks
+from .schema import TriageResult
 
-Answer = Mapping[str, Any]
-
-
-def _yes_no(value: object, yes: str, no: str) -> str | None:
-    return None if value is None else (yes if value else no)
-
-
-def _main_intent(intents: object) -> str | None:
-    return str(intents[0]) if isinstance(intents, list) and intents else None
-
-
-# task: (the agent's answer from a label row, triage's from its stored result, the task's classes)
-CORRECTION_TASKS: dict[str, tuple[Callable[[Answer], str | None], Callable[[Answer], str | None], tuple[str, ...]]] = {
-    "sentiment": (
-        lambda label: label.get("sentiment"),
-        lambda triage: triage.get("sentiment"),
-        SENTIMENTS,
-    ),
-    "intent": (
-        lambda label: _main_intent(label.get("intents")),
-        lambda triage: triage.get("intent"),
-        INTENTS,
-    ),
-    "spam": (
-        lambda label: _yes_no(label.get("spam"), "spam", "not"),
-        lambda triage: _yes_no(triage.get("spam"), "spam", "not"),
-        ("spam", "not"),
-    ),
-    "needs_reply": (
-        lambda label: _yes_no(label.get("needs_reply"), "reply", "no"),
-        lambda triage: _yes_no(triage.get("needs_reply"), "reply", "no"),
-        ("reply", "no"),
-    ),
-}
+CORRECTION_TASKS: tuple[str, ...] = ("sentiment", "intent", "spam", "needs_reply")  # what an agent labels
 
 
 @dataclass
@@ -70,28 +38,33 @@ class CorrectionReport:
 
 
 def compare_with_labels(rows: Iterable[Mapping[str, Any]]) -> CorrectionReport:
-    """Score triage's stored answers against the agents' labels.
+    """Score triage's stored answers against the agents' labels, with ``eval triage``'s tasks
+    (``evaluate.TASKS``: the main intent is the truth for intent).
 
     Each row is a labelled message as ``store.labels.labelled_messages`` yields it: the label's
     fields (``None`` where the agent did not say), ``language`` and ``triage`` (the stored result,
-    or ``None``). A task counts a post only where the agent set that field and triage answered it.
+    or ``None``). A task counts a post only where the agent set that field.
     """
     report = CorrectionReport()
-    pairs: dict[str, list[tuple[str, str, str]]] = {task: [] for task in CORRECTION_TASKS}
+    examples: list[tuple[Labelled, TriageResult]] = []
     for row in rows:
         report.labelled += 1
         triage = row.get("triage")
         if not isinstance(triage, Mapping):
             report.without_triage += 1
             continue
-        language = str(row.get("language") or triage.get("language") or "?")
-        for task, (agent_of, triage_of, _) in CORRECTION_TASKS.items():
-            truth, predicted = agent_of(row), triage_of(triage)
-            if truth is not None and predicted is not None:
-                pairs[task].append((language, truth, predicted))
-    report.reports = {
-        task: reports_by_language(pairs[task], CORRECTION_TASKS[task][2]) for task in CORRECTION_TASKS if pairs[task]
-    }
+        agent = Labelled(
+            text="",
+            source="agents",
+            language=row.get("language") or triage.get("language"),
+            sentiment=row.get("sentiment"),
+            intents=row.get("intents"),
+            spam=row.get("spam"),
+            needs_reply=row.get("needs_reply"),
+        )
+        # Stored by our own pipeline, so read as it is rather than validated again.
+        examples.append((agent, TriageResult.model_construct(**triage)))
+    report.reports = score_tasks(examples, CORRECTION_TASKS)
     return report
 
 

@@ -138,13 +138,18 @@ def evaluate_rows(
     results: list[TriageResult] = []
     for i in range(0, len(rows), batch):
         results += predict([TriageInput(id=str(i + k), text=r.text) for k, r in enumerate(rows[i : i + batch])])
+    return score_tasks(list(zip(rows, results, strict=True)))
+
+
+def score_tasks(
+    examples: Sequence[tuple[Labelled, TriageResult]], tasks: Sequence[str] = tuple(TASKS)
+) -> dict[str, dict[str, Report]]:
+    """{task: {"all" and each language: Report}} of labelled rows and triage's answers to them,
+    for each of ``tasks`` that some row labels."""
     out: dict[str, dict[str, Report]] = {}
-    for task, (truth_of, pred_of, labels) in TASKS.items():
-        pairs: list[tuple[str, str, str]] = []
-        for r, p in zip(rows, results, strict=True):
-            truth = truth_of(r)
-            if truth is not None:
-                pairs.append((r.language or "?", truth, pred_of(p)))
+    for task in tasks:
+        truth_of, pred_of, labels = TASKS[task]
+        pairs = [(r.language or "?", truth, pred_of(p)) for r, p in examples if (truth := truth_of(r)) is not None]
         if pairs:
             out[task] = reports_by_language(pairs, labels)
     return out
