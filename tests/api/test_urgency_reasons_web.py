@@ -142,3 +142,32 @@ def test_a_conversation_shows_the_customers_mood_now(client: TestClient, users: 
     assert conversation()["sentiment"] == "neutral"
     assert client.delete(f"/api/messages/{posts['b']}/label", headers=agent).status_code == 204
     assert conversation()["sentiment"] == "positive"
+
+
+def test_a_new_conversation_is_as_urgent_as_the_most_urgent_post_of_its_first_batch(
+    client: TestClient, users: Users, runtime: Runtime
+) -> None:
+    """Two posts of one customer in one batch (a burst during an outage): the second, more urgent
+    one sets urgency, reasons and priority; due times start at the first."""
+    viewer = users.headers("viewer")
+    runtime.pipeline.process(
+        [
+            message("a", author="u6", text="Wann kommt meine Rechnung?", language="de"),
+            message("b", author="u6", text="Rauch kommt aus dem Router!!!", language="de", minutes=1, in_reply_to="a"),
+        ]
+    )
+    [item] = client.get("/api/conversations", headers=viewer).json()["items"]
+    found = client.get(f"/api/conversations/{item['id']}", headers=viewer).json()
+    assert len(found["messages"]) == 2
+    urgent = found["messages"][1]["triage"]
+    assert urgent["urgency"] > found["messages"][0]["triage"]["urgency"]
+    assert found["urgency"] == urgent["urgency"]
+    assert found["urgency_reasons"][0]["reason"] == "safety"
+    assert found["priority"] in ("high", "urgent")
+    assert found["language"] == "de"
+
+    runtime.pipeline.process([message("c", author="u7", text="Wann kommt meine Rechnung?", language="de")])
+    calm = next(c for c in client.get("/api/conversations", headers=viewer).json()["items"] if c["id"] != item["id"])
+    calm_detail = client.get(f"/api/conversations/{calm['id']}", headers=viewer).json()
+    first_due = calm_detail["first_response_due_at"]
+    assert found["first_response_due_at"] < first_due  # the urgent priority's shorter SLA, from the first post

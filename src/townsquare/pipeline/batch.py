@@ -35,6 +35,12 @@ class WorkItem:
     def active(self) -> bool:
         return self.skip_reason is None
 
+    @property
+    def urgency(self) -> float:
+        """Triage's urgency of this message; 0 where triage did not run."""
+        value = self.triage.get("urgency") if self.triage else None
+        return float(value) if isinstance(value, int | float) else 0.0
+
 
 @dataclass
 class Batch:

@@ -109,14 +109,18 @@ class PersistStage:
 
     @staticmethod
     def _summarize_into(conversation: dict[str, Any], item: WorkItem) -> None:
-        """A new conversation takes language, urgency and its reasons from its first message (a
-        later one of the same batch escalates it in the route stage); its sentiment is the
-        newest customer message's (``_activity``), this one's until then."""
+        """A new conversation takes its language from its first triaged message and its urgency
+        and reasons from the most urgent one of the batch (as a later post escalates an existing
+        conversation, `route.RouteStage`); its sentiment is the newest customer message's
+        (``_activity``), this one's until then."""
         if _carries_public_personal_data(item):
             conversation["personal_data_flag"] = True
-        if not item.triage or conversation.get("sentiment") is not None:
+        if not item.triage:
             return
-        conversation["language"] = item.message.language
-        conversation["sentiment"] = item.triage.get("sentiment")
+        if conversation.get("sentiment") is None:  # the first triaged message
+            conversation["language"] = item.message.language
+            conversation["sentiment"] = item.triage.get("sentiment")
+        elif item.urgency <= (conversation.get("urgency") or 0.0):
+            return
         conversation["urgency"] = item.triage.get("urgency")
         conversation["urgency_reasons"] = item.triage.get("urgency_reasons") or None

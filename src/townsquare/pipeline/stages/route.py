@@ -31,11 +31,6 @@ RANK: dict[str, int] = {
 }
 
 
-def _urgency(item: WorkItem) -> float:
-    value = item.triage.get("urgency") if item.triage else None
-    return float(value) if isinstance(value, int | float) else 0.0
-
-
 class RouteStage:
     name = "route"
 
@@ -45,10 +40,19 @@ class RouteStage:
         for item in batch.active():
             if item.opened_conversation and item.conversation_id not in first_items:
                 first_items[str(item.conversation_id)] = item
+        # A new conversation whose batch brings several posts is as urgent as the most urgent of
+        # them (as a later post escalates an existing one); its due times start at the first.
+        most_urgent = dict(first_items)
+        for item in batch.active():
+            cid = str(item.conversation_id)
+            inbound = item.message.direction == Direction.INBOUND
+            if cid in most_urgent and inbound and item.urgency > most_urgent[cid].urgency:
+                most_urgent[cid] = item
         for conversation_id, item in first_items.items():
             row = batch.new_conversations[conversation_id]
-            urgency = item.triage.get("urgency") if item.triage else None
-            priority = priority_for(urgency, item.message.author.reach)
+            urgent = most_urgent[conversation_id]
+            urgency = urgent.triage.get("urgency") if urgent.triage else None
+            priority = priority_for(urgency, urgent.message.author.reach)
             row["priority"] = priority.value
             row["team_id"] = teams.get((item.message.channel, item.message.account))
             if row["status"] == "new":
@@ -72,14 +76,14 @@ class RouteStage:
                 continue
             if item.message.direction != Direction.INBOUND:
                 continue
-            if cid not in most or _urgency(item) > _urgency(most[cid]):
+            if cid not in most or item.urgency > most[cid].urgency:
                 most[cid] = item
         if not most:
             return
         current = ingest.urgency_of_conversations(batch.db, list(most))
         for cid, item in most.items():
             row = current.get(cid)
-            urgency = _urgency(item)
+            urgency = item.urgency
             if row is None or urgency <= (row["urgency"] or 0.0):
                 continue
             change: dict[str, Any] = batch.changed_conversations.setdefault(cid, {"_id": cid})
