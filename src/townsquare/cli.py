@@ -212,6 +212,9 @@ def eval_corrections(
     since: Annotated[
         datetime | None, typer.Option(help="Only labels given at or after this date or time (UTC).")
     ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Only the answers of this model (as the report lists them per model).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
     database_url: DatabaseOption = None,
 ) -> None:
@@ -224,7 +227,7 @@ def eval_corrections(
 
     db = _database(database_url)
     with db.read() as conn:
-        report = compare_with_labels(labels.labelled_messages(conn, since=since))
+        report = compare_with_labels(labels.labelled_messages(conn, since=since), model)
     db.dispose()
     typer.echo(json.dumps(correction_report_as_dict(report), indent=2) if as_json else format_correction_report(report))
 

@@ -68,6 +68,15 @@ def test_the_report_scores_what_triage_said_against_what_agents_said(
     assert report["tasks"]["needs_reply"]["all"]["n"] == 1
     assert "intent" not in report["tasks"]  # nobody labelled an intent
     assert "floor" in report["note"]
+    # Every answer names the model that gave it: the pipeline's fast model here.
+    (model,) = report["models"]
+    assert model == hostile["triage"]["model"] and model.startswith("fast ")  # type: ignore[index]
+    assert report["models"][model] == 2 and report["model"] is None
+    only = client.get("/api/triage/corrections", params={"model": model}, headers=agent).json()
+    assert (only["labelled"], only["model"], only["changed"]["sentiment"]) == (2, model, 1)
+    other = client.get("/api/triage/corrections", params={"model": "accurate x"}, headers=agent).json()
+    assert other["labelled"] == 0 and other["models"] == {model: 2}
+    assert client.get("/api/triage/corrections", params={"model": "x" * 201}, headers=agent).status_code == 422
 
     # Only labels given since a time; a naive time is read as UTC.
     assert client.get("/api/triage/corrections?since=2999-01-01T00:00:00", headers=agent).json()["labelled"] == 0
@@ -89,6 +98,11 @@ def test_the_report_scores_what_triage_said_against_what_agents_said(
     assert "2 posts labelled" in client.get("/triage?period=7d").text
     assert 'href="/triage?period=all" class="on"' in client.get("/triage?period=all").text
     assert 'href="/triage?period=30d" class="on"' in client.get("/triage?period=bogus").text
+    offered = client.get("/triage", params={"model": model}).text
+    assert 'id="quality-models"' in offered and "2 posts labelled" in offered
+    assert f'&amp;model={model.replace(" ", "%20")}" class="on"' in offered
+    hostile_filter = client.get("/triage", params={"model": "<b>x</b>"}).text
+    assert "0 posts labelled" in hostile_filter and "<b>x</b>" not in hostile_filter
 
     # The same from the command line.
     database = runtime.settings.database_url

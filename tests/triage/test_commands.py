@@ -53,7 +53,9 @@ def test_triage_command_reports_bad_lines_and_goes_on() -> None:
         "urgency",
         "urgency_reasons",  # beyond the contract: why, for the agent
         "personal_data",
+        "model",  # beyond the contract too: which model and weights answered
     }
+    assert ok[0]["model"].startswith("fast ") and len(ok[0]["model"]) == len("fast ") + 8
     assert ok[1]["language"] == "en"
     assert {"reason": "outage", "weight": 0.35, "evidence": "still down"} in ok[1]["urgency_reasons"]
     assert ok[2]["personal_data"] == [{"kind": "email", "start": 6, "end": 21}]

@@ -59,3 +59,38 @@ def test_nothing_to_compare_says_so() -> None:
     assert "nothing to compare yet" in format_correction_report(compare_with_labels([]))
     report = compare_with_labels([_row("en", None, sentiment="negative")])
     assert (report.labelled, report.without_triage, report.reports) == (1, 1, {})
+
+
+def test_answers_are_told_apart_by_the_model_that_gave_them() -> None:
+    fast, accurate = "fast 1a2b3c4d", "accurate 1a2b3c4d-5e6f7a8b"
+    rows = [
+        _row("de", _triage("neutral") | {"model": fast}, sentiment="negative"),  # fast was wrong
+        _row("de", _triage("neutral") | {"model": fast}, sentiment="neutral"),
+        _row("de", _triage("negative") | {"model": accurate}, sentiment="negative"),
+        _row("de", _triage("positive"), sentiment="positive"),  # stored before models were kept
+        _row("de", None, sentiment="negative"),  # triage was off
+    ]
+    every = compare_with_labels(rows)
+    assert every.models == {fast: 2, accurate: 1, "unrecorded": 1}
+    assert (every.labelled, every.without_triage, every.changed("sentiment")) == (5, 1, 1)
+
+    only_fast = compare_with_labels(rows, model=fast)
+    assert (only_fast.labelled, only_fast.without_triage) == (2, 0)
+    assert only_fast.models == every.models  # the choice stays on offer
+    assert only_fast.changed("sentiment") == 1 and only_fast.reports["sentiment"]["all"].n == 2
+    assert compare_with_labels(rows, model=accurate).changed("sentiment") == 0
+    assert compare_with_labels(rows, model="unrecorded").reports["sentiment"]["all"].n == 1
+    assert compare_with_labels(rows, model="no such model").labelled == 0
+
+    text = format_correction_report(only_fast)
+    assert f"labelled answers per model: {accurate}: 1, {fast}: 2, unrecorded: 1" in text
+    assert f"scored: the answers of {fast} only" in text
+    data = correction_report_as_dict(only_fast)
+    assert data["model"] == fast and data["models"][fast] == 2
+
+
+def test_a_stored_answer_missing_fields_is_still_scored() -> None:
+    """Stored answers are read as they are, without validation: a field an older build did not
+    store is read as absent, not a crash."""
+    report = compare_with_labels([_row("de", {"sentiment": "negative"}, sentiment="negative", spam=False)])
+    assert report.changed("sentiment") == 0 and report.changed("spam") == 0

@@ -222,6 +222,12 @@ class CorrectionReportOut(BaseModel):
 
     labelled: int = Field(description="Labelled posts read.")
     without_triage: int = Field(description="Of those, posts triage never answered (it was off).")
+    model: str | None = Field(default=None, description="Only this model's answers were scored; null: every model's.")
+    models: dict[str, int] = Field(
+        default_factory=dict,
+        description='Labelled answers per model that gave them ("fast 1a2b3c4d": the mode and its weight files\' '
+        'digests; "unrecorded": stored before models were kept), whatever the model filter.',
+    )
     changed: dict[str, int] = Field(description="Per task, posts where the agent's answer differs from triage's.")
     tasks: dict[str, dict[str, TaskScoresOut]] = Field(description='Per task, "all" and each language.')
     note: str

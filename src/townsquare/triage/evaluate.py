@@ -11,13 +11,31 @@ that before trusting a difference of two points.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from .data import Labelled
 from .schema import INTENTS, SENTIMENTS, TriageInput, TriageResult
+
+
+class Answer(Protocol):
+    """What the tasks read of triage's answer: a ``TriageResult`` fresh from a model, or an answer
+    stored with a message (``corrections.StoredAnswer``)."""
+
+    @property
+    def language(self) -> str: ...
+    @property
+    def sentiment(self) -> str: ...
+    @property
+    def intent(self) -> str: ...
+    @property
+    def spam(self) -> bool: ...
+    @property
+    def needs_reply(self) -> bool: ...
 
 
 @dataclass
@@ -76,21 +94,23 @@ def macro_f1_interval(
 ) -> tuple[float, float] | None:
     """The 95 % percentile-bootstrap interval of ``report``'s macro-F1: the posts are resampled
     with replacement and the macro-F1 taken again (over the classes present in each resample),
-    ``resamples`` times. Computed from the confusion matrix alone. None for fewer than two posts."""
+    ``resamples`` times. None for fewer than two posts.
+
+    Resampling n posts with replacement is the same as drawing the confusion matrix's n counts
+    from a multinomial over its cells with the observed shares, so that is what is drawn: the cost
+    depends on the number of classes, not of posts (2 ms instead of 3 s for 100,000 labelled
+    posts, which the corrections report of a large team has)."""
     k = len(report.labels)
-    counts = np.asarray(report.confusion, dtype=np.int64).reshape(k, k) if k else np.zeros((0, 0), np.int64)
+    counts = np.asarray(report.confusion, dtype=np.int64).reshape(k * k) if k else np.zeros(0, np.int64)
     n = int(counts.sum())
     if n < 2:
         return None
-    cells = np.repeat(np.arange(k * k), counts.ravel())  # one (truth, predicted) cell per post
-    rng = np.random.RandomState(seed)
-    scores = np.empty(resamples)
-    for b in range(resamples):
-        m = np.bincount(cells[rng.randint(0, n, n)], minlength=k * k).reshape(k, k)
-        tp, n_true, n_pred = np.diag(m), m.sum(1), m.sum(0)
-        denom = n_true + n_pred
-        f1 = np.divide(2 * tp, denom, out=np.zeros(k), where=denom > 0)
-        scores[b] = f1[n_true > 0].mean()
+    draws = np.random.RandomState(seed).multinomial(n, counts / n, size=resamples).reshape(resamples, k, k)
+    tp, n_true, n_pred = np.einsum("bii->bi", draws), draws.sum(2), draws.sum(1)
+    denom = n_true + n_pred
+    f1 = np.divide(2 * tp, denom, out=np.zeros(tp.shape), where=denom > 0)
+    present = n_true > 0  # every resample has a post, so at least one class is present
+    scores = (f1 * present).sum(1) / present.sum(1)
     low, high = np.percentile(scores, [2.5, 97.5])
     return float(low), float(high)
 
@@ -105,7 +125,7 @@ def binary_f1(truth: Sequence[bool], predicted: Sequence[bool]) -> float:
     return r.per_class["yes"].f1
 
 
-TASKS: dict[str, tuple[Callable[[Labelled], str | None], Callable[[TriageResult], str], tuple[str, ...] | None]] = {
+TASKS: dict[str, tuple[Callable[[Labelled], str | None], Callable[[Answer], str], tuple[str, ...] | None]] = {
     "language": (lambda r: r.language, lambda p: p.language, None),
     "sentiment": (lambda r: r.sentiment, lambda p: p.sentiment, SENTIMENTS),
     "intent": (lambda r: r.intents[0] if r.intents else None, lambda p: p.intent, INTENTS),
@@ -142,7 +162,7 @@ def evaluate_rows(
 
 
 def score_tasks(
-    examples: Sequence[tuple[Labelled, TriageResult]], tasks: Sequence[str] = tuple(TASKS)
+    examples: Sequence[tuple[Labelled, Answer]], tasks: Sequence[str] = tuple(TASKS)
 ) -> dict[str, dict[str, Report]]:
     """{task: {"all" and each language: Report}} of labelled rows and triage's answers to them,
     for each of ``tasks`` that some row labels."""
@@ -157,12 +177,16 @@ def score_tasks(
 
 def reports_by_language(pairs: Sequence[tuple[str, str, str]], labels: Sequence[str] | None) -> dict[str, Report]:
     """``(language, truth, predicted)`` triples -> {"all" and each language: Report with interval}."""
+    truth_by_lang: dict[str, list[str]] = defaultdict(list)
+    predicted_by_lang: dict[str, list[str]] = defaultdict(list)
+    for lang, truth, predicted in pairs:  # one pass: a team's history has 100,000 labels
+        truth_by_lang[lang].append(truth)
+        predicted_by_lang[lang].append(predicted)
     by_lang: dict[str, Report] = {
         "all": with_interval(score([t for _, t, _ in pairs], [p for _, _, p in pairs], labels))
     }
-    for lang in sorted({lang for lang, _, _ in pairs}):
-        sub = [(t, p) for lg, t, p in pairs if lg == lang]
-        by_lang[lang] = with_interval(score([t for t, _ in sub], [p for _, p in sub], labels))
+    for lang in sorted(truth_by_lang):
+        by_lang[lang] = with_interval(score(truth_by_lang[lang], predicted_by_lang[lang], labels))
     return by_lang
 
 

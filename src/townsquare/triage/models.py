@@ -16,6 +16,7 @@ Both files are written by ``townsquare train`` (see ``train.py``) and loaded wit
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import threading
 from collections.abc import Sequence
@@ -58,6 +59,12 @@ ENCODER_PROBE_TEXTS: tuple[str, ...] = (
 ENCODER_PROBE_TOLERANCE = 1e-3
 
 
+def weights_digest(path: Path) -> str:
+    """The first 8 hex digits of the file's SHA-256: which weights answered, stored with every
+    answer (``TriageResult.model``), so that a retrained or replaced model is told apart."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+
+
 def _read_npz(path: Path) -> dict[str, npt.NDArray[Any]]:
     if not path.exists():
         raise ModelMissingError(f"{path} is missing; build it with `townsquare train`")
@@ -98,6 +105,7 @@ class FastModel:
     config: dict[str, Any]
     # English sentiment of fast mode; None in a file trained before it (the n-gram head alone)
     lexicon_stack: LexiconStack | None = None
+    digest: str = ""  # weights_digest of the file it was loaded from
 
     @classmethod
     def load(cls, path: Path = FAST_FILE) -> FastModel:
@@ -115,6 +123,7 @@ class FastModel:
                 if "lexicon_W" in arrays
                 else None
             ),
+            digest=weights_digest(path),
         )
 
     def head(self, name: str) -> HeadSlice:
@@ -318,6 +327,7 @@ class AccurateModel:
     cascade: Cascade | None = None
     # Each encoder's vectors of ``ENCODER_PROBE_TEXTS`` when the file was trained.
     probes: dict[str, FloatArray] = field(default_factory=dict)
+    digest: str = ""  # weights_digest of the file it was loaded from; "" for a model built in memory
 
     @classmethod
     def load(cls, path: Path = ACCURATE_FILE) -> AccurateModel:
@@ -335,7 +345,13 @@ class AccurateModel:
                 margin_quantiles=tuple(float(v) for v in c.get("sentiment_margin_quantiles", ())),
             )
         probes = {k.removeprefix("probe_"): v.astype(np.float32) for k, v in arrays.items() if k.startswith("probe_")}
-        return cls(heads=_heads(arrays, config["heads"], ""), config=config, cascade=cascade, probes=probes)
+        return cls(
+            heads=_heads(arrays, config["heads"], ""),
+            config=config,
+            cascade=cascade,
+            probes=probes,
+            digest=weights_digest(path),
+        )
 
     def check_encoders(self, encoders: dict[str, Encoder]) -> None:
         """Refuse to run when an installed encoder no longer gives the vectors these heads were

@@ -91,3 +91,6 @@ class TriageResult(BaseModel):
     # Strongest first; empty for spam and for a post with nothing urgent about it.
     urgency_reasons: list[UrgencyReason] = Field(default_factory=list)
     personal_data: list[PersonalDataSpan]
+    # Which model answered: the mode and its weight files' digests ("accurate 1a2b3c4d-5e6f7a8b"),
+    # kept with the stored answer so that the corrections report can tell models apart.
+    model: str | None = None

@@ -116,6 +116,20 @@ class Triager:
         self._given = accurate
         self._accurate: AccurateModel | None = None
 
+    @property
+    def model_id(self) -> str:
+        """The mode and the digests of the weight files it runs ("fast 1a2b3c4d", "accurate
+        1a2b3c4d-5e6f7a8b"; "e5 0.3" when the share sent to e5 is set; "custom" for a model given
+        in memory): stored with every answer, so that a team comparing fast and accurate, or a
+        retrained model with the shipped one, on its own customers can tell them apart."""
+        fast, accurate = self._models()
+        if accurate is None:
+            return f"{self.mode} {fast.digest}"
+        name = f"{self.mode} {fast.digest}-{accurate.digest or 'custom'}"
+        if self.e5_share is not None and self.mode == "accurate":
+            name += f" e5 {self.e5_share:g}"
+        return name
+
     def load(self) -> None:
         """Load the weight files now (and, in accurate or full mode, check the encoders against them), so
         that a process with a missing or mismatched model fails when it starts, with the reason,
@@ -173,6 +187,7 @@ class Triager:
         spam_threshold = float(fast.config.get("spam_threshold", 0.5))
         reply_threshold = float(fast.config.get("needs_reply_threshold", 0.5))
         complaint_col = INTENTS.index("complaint")
+        model = self.model_id
         results: list[TriageResult] = []
         for i, item in enumerate(items):
             language, confidence = languages[i]
@@ -200,6 +215,7 @@ class Triager:
                     urgency=urgency,
                     urgency_reasons=reasons,
                     personal_data=spans,
+                    model=model,
                 )
             )
         return results

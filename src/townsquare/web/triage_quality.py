@@ -41,14 +41,16 @@ def confusion_rows(report: Report) -> list[tuple[str, int, list[Cell]]]:
 
 
 @router.get("/triage")
-def triage_quality(request: Request, period: str = "30d") -> HTMLResponse:
+def triage_quality(request: Request, period: str = "30d", model: str | None = None) -> HTMLResponse:
+    """``model``: only that model's answers (the page offers the models that answered in the
+    period, with how many labelled answers each has)."""
     actor = web_actor(request)
     if period not in PERIODS:
         period = "30d"
     days = PERIODS[period]
     since = None if days is None else utcnow() - timedelta(days=days)
     with get_runtime(request).db.read() as conn:
-        report = compare_with_labels(labels.labelled_messages(conn, since=since))
+        report = compare_with_labels(labels.labelled_messages(conn, since=since), model or None)
     return render(
         request,
         "triage_quality.html",
