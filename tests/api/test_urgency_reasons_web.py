@@ -73,12 +73,25 @@ def test_a_later_more_urgent_post_escalates_its_conversation(
     assert after["urgency"] > before["urgency"]
     assert after["urgency_reasons"][0]["reason"] == "safety"
     assert after["first_response_due_at"] < before["first_response_due_at"]
+    # Nobody clicked, so the audit log says who raised it and why, on which post.
+    [entry] = client.get("/api/audit", params={"target_id": item["id"]}, headers=users.headers("admin")).json()
+    assert (entry["action"], entry["actor_label"], entry["target_type"]) == (
+        "conversation.escalate",
+        "triage",
+        "conversation",
+    )
+    [urgent_post] = [m for m in after["messages"] if m["external_id"] == "b"]
+    assert entry["details"]["from"] == before["priority"] and entry["details"]["to"] == after["priority"]
+    assert entry["details"]["message_id"] == urgent_post["id"]
+    assert entry["details"]["reasons"][0] == "safety" and entry["details"]["urgency"] == after["urgency"]
 
     runtime.pipeline.process(
         [message("c", author="u3", text="Danke, alles gut jetzt", language="de", minutes=6, in_reply_to="b")]
     )
     calmer = client.get(f"/api/conversations/{item['id']}", headers=viewer).json()
     assert (calmer["priority"], calmer["urgency"]) == (after["priority"], after["urgency"])  # never lowered
+    audited = client.get("/api/audit", params={"target_id": item["id"]}, headers=users.headers("admin")).json()
+    assert len(audited) == 1  # a calmer post changes nothing, so nothing is logged
 
 
 def test_an_urgent_post_that_reopens_a_resolved_conversation_gets_its_due_times(

@@ -55,6 +55,9 @@ class Batch:
     """Column changes for existing conversations, by id."""
     events: list[Event] = field(default_factory=list)
     """Events the stages raise; published once the batch is committed."""
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    """Audit entries of changes the stages decide on their own (``store.audit.record``'s keyword
+    arguments): written by the persist stage in the batch's transaction."""
 
     @property
     def db(self) -> Connection:

@@ -7,7 +7,7 @@ from typing import Any
 
 from townsquare.model import Direction, Visibility
 from townsquare.pipeline.batch import Batch, WorkItem
-from townsquare.store import ingest
+from townsquare.store import audit, ingest
 
 
 def message_row(item: WorkItem, batch: Batch) -> dict[str, Any]:
@@ -106,6 +106,8 @@ class PersistStage:
         ingest.insert_messages(batch.db, [message_row(item, batch) for item in items])
         ingest.add_activity(batch.db, list(activity.values()))
         ingest.apply_conversation_changes(batch.db, list(batch.changed_conversations.values()))
+        for entry in batch.audit:
+            audit.record(batch.db, **entry)
 
     @staticmethod
     def _summarize_into(conversation: dict[str, Any], item: WorkItem) -> None:

@@ -93,6 +93,23 @@ class RouteStage:
             if RANK[priority.value] <= RANK.get(row["priority"], 0):
                 continue
             change["priority"] = priority.value
+            # Nobody clicked: the audit log says who raised it, from what, and on which post's words.
+            batch.audit.append(
+                {
+                    "actor_id": None,
+                    "actor_label": "triage",
+                    "action": "conversation.escalate",
+                    "target_type": "conversation",
+                    "target_id": cid,
+                    "details": {
+                        "from": row["priority"],
+                        "to": priority.value,
+                        "urgency": round(urgency, 4),
+                        "message_id": item.message_id,
+                        "reasons": [r.get("reason") for r in change["urgency_reasons"] or []],
+                    },
+                }
+            )
             if change.get("status", row["status"]) == ConversationStatus.RESOLVED:
                 continue  # a post that reopens the conversation (thread stage) gets due times
             start = item.message.created_at
