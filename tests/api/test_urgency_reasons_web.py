@@ -130,7 +130,15 @@ def test_a_conversation_shows_the_customers_mood_now(client: TestClient, users: 
         return str(post["triage"]["sentiment"])
 
     runtime.pipeline.process(
-        [message("a", author="u5", text="Seit drei Tagen kein Internet, eine Frechheit!!!", language="de", minutes=1)]
+        [
+            message(
+                "a",
+                author="u5",
+                text="Seit drei Tagen kein Internet. Eine Frechheit, ich bin wütend!!!",
+                language="de",
+                minutes=1,
+            )
+        ]
     )
     first = conversation()
     assert first["sentiment"] == said(first, "a") == "negative"

@@ -28,23 +28,32 @@ def test_the_stack_replaces_the_english_rows_only() -> None:
     assert stack.apply(p_fast, texts, ["de"] * 3) is p_fast
 
 
-def test_the_shipped_fast_model_stacks_english_and_leaves_german_alone() -> None:
+def test_the_shipped_fast_model_stacks_every_language_with_word_vectors() -> None:
     fast = FastModel.load()
-    assert fast.lexicon_stack is not None
+    assert fast.lexicon_stack is not None and fast.lexicon_stack.words is not None
+    assert len(fast.lexicon_stack.words.index) > 20_000
     triager = Triager("fast")
     posts = [
         "Thank you so much, the new app is brilliant!",
         "Worst support ever, still no refund.",
-        "Danke, alles gut!",
+        "Danke, jetzt läuft alles wieder super, tolle Hilfe!",  # the n-gram head alone: negative
+        "Schlechtester Service, nie wieder!!!",
     ]
     results = triager.triage([TriageInput(id=str(i), text=t) for i, t in enumerate(posts)])
-    assert [r.sentiment for r in results] == ["positive", "negative", "positive"]
-    assert [r.language for r in results] == ["en", "en", "de"]
+    assert [r.sentiment for r in results] == ["positive", "negative", "positive", "negative"]
+    assert [r.language for r in results] == ["en", "en", "de", "de"]
     ngram = fast.predict(posts)["sentiment"]
-    german = results[2].sentiment_scores
-    assert [german[s] for s in SENTIMENTS] == pytest.approx(ngram[2].tolist(), abs=1e-3)
-    english = results[0].sentiment_scores
-    assert [english[s] for s in SENTIMENTS] != pytest.approx(ngram[0].tolist(), abs=1e-3)
+    for result, alone in zip(results, ngram, strict=True):  # German is stacked too now
+        assert [result.sentiment_scores[s] for s in SENTIMENTS] != pytest.approx(alone.tolist(), abs=1e-3)
+
+
+def test_a_stack_without_word_vectors_stacks_english_only() -> None:
+    """A fast.npz trained before the word vectors (or with ``--encoders use``): English with VADER,
+    the other languages with the n-gram head alone."""
+    weights = np.zeros((7, 3), np.float32)
+    stack = LexiconStack(weights, np.zeros(3, np.float32))
+    p_fast = np.array([[0.7, 0.2, 0.1]], np.float32)
+    assert stack.apply(p_fast, ["Danke!"], ["de"]) is p_fast
 
 
 def test_fit_lexicon_stack_learns_from_out_of_fold_rows(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,9 +76,10 @@ def test_fit_lexicon_stack_learns_from_out_of_fold_rows(monkeypatch: pytest.Monk
     idf = document_frequency(ids, offsets, featurizer.n_buckets)
     fitted = train_module.fit_lexicon_stack(ts, featurizer, idf)
     assert fitted is not None
-    weights, bias, ngram_alone = fitted
+    weights, bias = fitted.weights, fitted.bias
     assert weights.shape == (7, 3) and bias.shape == (3,)
-    assert 0.0 <= ngram_alone <= 1.0
+    assert 0.0 <= fitted.ngram_oof_macro_f1 <= 1.0
+    assert set(fitted.oof_by_language) == {"en"}  # only English is stacked without word vectors
     stack = LexiconStack(weights, bias)
     p = stack.apply(np.full((2, 3), 1 / 3, np.float32), ["I love it, great", "I hate it, awful"], ["en", "en"])
     assert [SENTIMENTS[i] for i in p.argmax(1)] == ["positive", "negative"]

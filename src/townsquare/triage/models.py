@@ -30,7 +30,8 @@ import numpy.typing as npt
 from .features import HashedNgrams, weigh
 from .linear import FloatArray, HeadSlice, dequantize, probabilities, sigmoid, softmax, sparse_scores
 from .schema import INTENTS
-from .sentiment_inputs import LEXICON_LANGUAGE, lexicon_stack_inputs, sentiment_inputs
+from .sentiment_inputs import LEXICON_LANGUAGE, lexicon_stack_inputs, sentiment_inputs, word_stack_inputs
+from .word_vectors import WordVectors
 
 MODELS_DIR = Path(__file__).parent / "models"
 FAST_FILE = MODELS_DIR / "fast.npz"
@@ -74,18 +75,26 @@ def _read_npz(path: Path) -> dict[str, npt.NDArray[Any]]:
 
 @dataclass(frozen=True)
 class LexiconStack:
-    """Fast mode's English sentiment: a logistic regression on the n-gram head's log-probabilities
-    and VADER's four scores (``sentiment_inputs.lexicon_stack_inputs``), fitted on the n-gram
-    head's out-of-fold probabilities of the English training rows (``train.fit_lexicon_stack``).
-    The n-gram head alone is weak on English tweets (XLM-T val 0.509, fastText's published
-    level); VADER, made for social media English, knows negation and "!!!"."""
+    """Fast mode's sentiment stack: a logistic regression on the n-gram head's log-probabilities,
+    VADER's four scores for English posts and, when the file has them, the post's e5 word vectors
+    (``word_vectors``; ``sentiment_inputs.word_stack_inputs``), fitted on the n-gram head's
+    out-of-fold probabilities of the training rows (``train.fit_lexicon_stack``). With word
+    vectors it answers for every language; without (a file trained before them, or without e5:
+    ``--encoders use``) for English only, where the n-gram head alone is weakest (XLM-T val 0.509,
+    fastText's published level) and VADER, made for social-media English, knows negation and "!!!"."""
 
-    weights: FloatArray  # (7, 3)
+    weights: FloatArray  # (7, 3) English only; (3 + 3 x dims + 4, 3) with word vectors
     bias: FloatArray  # (3,)
     language: str = LEXICON_LANGUAGE
+    words: WordVectors | None = None
 
     def apply(self, p_fast: FloatArray, texts: Sequence[str], languages: Sequence[str]) -> FloatArray:
-        """``p_fast`` with the rows of posts in ``language`` replaced by the stack's probabilities."""
+        """The stack's probabilities for the posts it answers for (all, or those in ``language``);
+        the n-gram head's ``p_fast`` for the others."""
+        if self.words is not None:
+            clipped = [t[:MAX_CHARS] for t in texts]
+            x = word_stack_inputs(p_fast, self.words.embed(clipped), clipped, languages)
+            return softmax(x @ self.weights + self.bias)
         rows = [i for i, code in enumerate(languages) if code == self.language]
         if not rows:
             return p_fast
@@ -119,7 +128,11 @@ class FastModel:
             heads=tuple(HeadSlice(h["name"], tuple(h["labels"]), h["start"], h["multilabel"]) for h in config["heads"]),
             config=config,
             lexicon_stack=(
-                LexiconStack(arrays["lexicon_W"].astype(np.float32), arrays["lexicon_b"].astype(np.float32))
+                LexiconStack(
+                    arrays["lexicon_W"].astype(np.float32),
+                    arrays["lexicon_b"].astype(np.float32),
+                    words=WordVectors.from_arrays(arrays),
+                )
                 if "lexicon_W" in arrays
                 else None
             ),

@@ -77,3 +77,15 @@ def lexicon_stack_inputs(p_fast: FloatArray, texts: Sequence[str]) -> FloatArray
     to weigh."""
     lexicon = lexicon_scores(texts, [LEXICON_LANGUAGE] * len(texts))
     return np.hstack([np.log(np.maximum(p_fast, 1e-6)), LEXICON_SCALE * lexicon]).astype(np.float32)
+
+
+def word_stack_inputs(
+    p_fast: FloatArray, word_emb: FloatArray, texts: Sequence[str], languages: Sequence[str]
+) -> FloatArray:
+    """``[log p_fast, emb, emb·is_en, emb·is_de, 3·vader(en)]``, what fast mode's sentiment stack
+    reads when it has word vectors (``word_vectors``): the n-gram head's opinion, the post's e5
+    word vectors with the English and German corrections (as the accurate heads read their
+    embeddings), and VADER for English posts."""
+    return np.hstack([np.log(np.maximum(p_fast, 1e-6)), sentiment_inputs(word_emb, texts, languages)]).astype(
+        np.float32
+    )

@@ -21,13 +21,15 @@ import numpy as np
 import numpy.typing as npt
 
 from . import data as datasets
+from . import word_vectors
 from .data import Labelled
 from .features import HashedNgrams, document_frequency, weigh
 from .language import LANGUAGE_FILE, FastTextLid, clean_for_language, combine
 from .linear import FloatArray, quantize
 from .models import ACCURATE_FILE, ENCODER_PROBE_TEXTS, FAST_FILE, apply_log_bias, margin
 from .schema import INTENTS, SENTIMENTS
-from .sentiment_inputs import LEXICON_LANGUAGE, lexicon_stack_inputs, sentiment_inputs
+from .sentiment_inputs import LEXICON_LANGUAGE, lexicon_stack_inputs, sentiment_inputs, word_stack_inputs
+from .word_vectors import WordVectors
 
 # Inverse regularization strengths, chosen by cross-validation on the training splits
 # (5-fold for the small sets, a fixed 300-per-language hold-out for sentiment); see docs/triage.md.
@@ -314,31 +316,92 @@ def _language_alpha(
 C_LEXICON_STACK = 1.0
 
 
+@dataclass(frozen=True)
+class FittedStack:
+    weights: FloatArray
+    bias: FloatArray
+    ngram_oof_macro_f1: float  # the n-gram head alone, out of fold, on the stacked rows
+    oof_by_language: dict[str, dict[str, float]]  # ``stack_cv_by_language``
+
+
 def fit_lexicon_stack(
-    ts: TrainingSet, featurizer: HashedNgrams, idf: FloatArray, progress: Callable[[int], None] = lambda n: None
-) -> tuple[FloatArray, FloatArray, float] | None:
-    """Fast mode's English sentiment stack (``models.LexiconStack``): the n-gram sentiment head
-    refitted 5 times, each time without a fifth of the English rows (the other rows always in),
-    gives every English row an out-of-fold probability; a logistic regression on those and VADER
-    learns how far to trust each. Returns its weights, bias, and the out-of-fold macro-F1 of the
-    n-gram head alone on those rows; None with fewer than ``MIN_ROWS_BY_LANGUAGE`` English rows or
-    a class missing (a quick ``--limit`` run): fast mode then keeps the n-gram head alone."""
+    ts: TrainingSet,
+    featurizer: HashedNgrams,
+    idf: FloatArray,
+    progress: Callable[[int], None] = lambda n: None,
+    words: WordVectors | None = None,
+) -> FittedStack | None:
+    """Fast mode's sentiment stack (``models.LexiconStack``): the n-gram sentiment head refitted 5
+    times, each time without a fifth of the rows it stacks (the other rows always in), gives each
+    of them an out-of-fold probability; a logistic regression on those, VADER's scores for English
+    posts and, with ``words``, the posts' e5 word vectors learns how far to trust each. With word
+    vectors it stacks every sentiment row (every language); without, the English rows. Returns
+    its weights, bias, and the out-of-fold macro-F1 of the n-gram head alone on those rows; None
+    with fewer than ``MIN_ROWS_BY_LANGUAGE`` rows or a class missing (a quick ``--limit`` run):
+    fast mode then keeps the n-gram head alone."""
     texts = [r.text for r in ts.sentiment]
     y = np.array([SENTIMENTS.index(r.sentiment or "") for r in ts.sentiment])
-    english = np.nonzero(np.array([r.language == LEXICON_LANGUAGE for r in ts.sentiment]))[0]
-    if len(english) < MIN_ROWS_BY_LANGUAGE or len(set(y[english].tolist())) < len(SENTIMENTS):
+    languages = [r.language or "" for r in ts.sentiment]
+    if words is not None:
+        rows = np.arange(len(texts))
+    else:
+        rows = np.nonzero(np.array([lang == LEXICON_LANGUAGE for lang in languages]))[0]
+    if len(rows) < MIN_ROWS_BY_LANGUAGE or len(set(y[rows].tolist())) < len(SENTIMENTS):
         return None
     x = _matrix(featurizer, texts, idf)
-    p_oof = np.zeros((len(english), len(SENTIMENTS)), np.float32)
-    for fold in _folds(len(english)):
-        held_out = english[fold]
+    p_oof = np.zeros((len(rows), len(SENTIMENTS)), np.float32)
+    for fold in _folds(len(rows)):
+        held_out = rows[fold]
         keep = np.setdiff1d(np.arange(len(texts)), held_out)
         model = _logreg(C_SENTIMENT).fit(x[keep], y[keep])
         p_oof[fold] = model.predict_proba(x[held_out])
         progress(1)
-    stack = _logreg(C_LEXICON_STACK).fit(lexicon_stack_inputs(p_oof, [texts[i] for i in english]), y[english])
-    alone = _macro_f1(y[english], p_oof.argmax(1), len(SENTIMENTS))
-    return stack.coef_.T.astype(np.float32), stack.intercept_.astype(np.float32), alone
+    stacked = [texts[i] for i in rows]
+    if words is not None:
+        inputs = word_stack_inputs(p_oof, words.embed(stacked), stacked, [languages[i] for i in rows])
+    else:
+        inputs = lexicon_stack_inputs(p_oof, stacked)
+    stack = _logreg(C_LEXICON_STACK).fit(inputs, y[rows])
+    return FittedStack(
+        stack.coef_.T.astype(np.float32),
+        stack.intercept_.astype(np.float32),
+        _macro_f1(y[rows], p_oof.argmax(1), len(SENTIMENTS)),
+        stack_cv_by_language(inputs, y[rows], p_oof, [languages[i] for i in rows]),
+    )
+
+
+def stack_cv_by_language(
+    inputs: FloatArray, y: npt.NDArray[np.int64], p_ngram: FloatArray, languages: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Out-of-fold macro-F1 per language of the stack (refitted 5 times on its own inputs, which are
+    themselves out of fold) beside the n-gram head alone on the same rows: what the stack adds on
+    posts it was not fitted on, written into the model's config."""
+    pred = np.zeros(len(y), np.int64)
+    for fold in _folds(len(y)):
+        keep = np.setdiff1d(np.arange(len(y)), fold)
+        pred[fold] = _logreg(C_LEXICON_STACK).fit(inputs[keep], y[keep]).predict(inputs[fold])
+    lang = np.asarray(languages)
+    return {
+        code: {
+            "stack": round(_macro_f1(y[lang == code], pred[lang == code], len(SENTIMENTS)), 4),
+            "ngram_head": round(_macro_f1(y[lang == code], p_ngram[lang == code].argmax(1), len(SENTIMENTS)), 4),
+        }
+        for code in sorted(set(languages))
+        if (lang == code).sum() >= MIN_ROWS_BY_LANGUAGE
+    }
+
+
+def build_word_vectors(ts: TrainingSet, cache: EmbeddingCache, progress: Progress = no_progress) -> WordVectors | None:
+    """Fast mode's e5 word vectors (``word_vectors``) from the words of the training texts, as they
+    will be read back from the weight file (int8), or None without e5 among the cache's encoders
+    (``--encoders use``) or without words."""
+    if "e5" not in cache.encoders:
+        return None
+    counts = word_vectors.vocabulary(r.text for r in ts.sentiment + ts.complaint + ts.intents)
+    if not counts:
+        return None
+    built = word_vectors.build(counts, lambda batch: cache.embed(batch, progress, only=["e5"]))
+    return WordVectors.from_arrays(built.arrays())
 
 
 def train_fast(
@@ -347,10 +410,12 @@ def train_fast(
     progress: Progress = no_progress,
     pool: Pool | None = None,
     lexicon: Path = LANGUAGE_FILE,
+    words: WordVectors | None = None,
 ) -> tuple[dict[str, npt.NDArray[Any]], dict[str, Any]]:
-    """Fit every fast head; return the arrays and config of ``fast.npz``."""
+    """Fit every fast head; return the arrays and config of ``fast.npz``. ``words``: e5 word
+    vectors for the sentiment stack (``build_word_vectors``); None stacks English with VADER only."""
     featurizer = featurizer or HashedNgrams()
-    steps = progress("fast model", 7)
+    steps = progress("fast model", 8)  # idf, language, sentiment, 3 small heads, mix, stack
     all_texts = [r.text for r in ts.sentiment + ts.complaint + ts.intents]
     ids, offsets = featurizer.transform(all_texts)
     idf = document_frequency(ids, offsets, featurizer.n_buckets)
@@ -374,7 +439,7 @@ def train_fast(
 
     alpha = _language_alpha(ts, featurizer, idf, lang_labels, lexicon)
     steps(1)
-    stack = fit_lexicon_stack(ts, featurizer, idf)
+    stack = fit_lexicon_stack(ts, featurizer, idf, words=words)
     steps(1)
 
     heads, start = [], 0
@@ -402,16 +467,29 @@ def train_fast(
         "bias": bias,
     }
     if stack is not None:
-        arrays["lexicon_W"], arrays["lexicon_b"] = stack[0], stack[1]
-        config["lexicon_stack"] = lexicon_stack_config(stack[2])
+        arrays["lexicon_W"], arrays["lexicon_b"] = stack.weights, stack.bias
+        config["lexicon_stack"] = lexicon_stack_config(stack.ngram_oof_macro_f1, words) | {
+            "oof_macro_f1_by_language": stack.oof_by_language
+        }
+        if words is not None:
+            arrays |= words.arrays()
         arrays["config"] = np.array(json.dumps(config))
     return arrays, config
 
 
-def lexicon_stack_config(ngram_oof_macro_f1: float) -> dict[str, Any]:
+def lexicon_stack_config(ngram_oof_macro_f1: float, words: WordVectors | None = None) -> dict[str, Any]:
+    if words is None:
+        return {
+            "language": LEXICON_LANGUAGE,
+            "inputs": "log p of the n-gram sentiment head (3) and 3 x VADER compound, pos, neg, neu (4)",
+            "c": C_LEXICON_STACK,
+            "ngram_head_oof_macro_f1": round(ngram_oof_macro_f1, 4),
+        }
     return {
-        "language": LEXICON_LANGUAGE,
-        "inputs": "log p of the n-gram sentiment head (3) and 3 x VADER compound, pos, neg, neu (4)",
+        "language": "all",
+        "inputs": f"log p of the n-gram sentiment head (3), e5 word vectors (3 x {words.dims}: shared, "
+        "English and German copies) and 3 x VADER for English posts (4)",
+        "words": len(words.index),
         "c": C_LEXICON_STACK,
         "ngram_head_oof_macro_f1": round(ngram_oof_macro_f1, 4),
     }
@@ -826,7 +904,8 @@ def train(
     # The romanized-Hindi list that will ship with this model: the one just built into out_dir
     # (``townsquare train`` builds it first), else the package's.
     lexicon = out_dir / LANGUAGE_FILE.name if out_dir and (out_dir / LANGUAGE_FILE.name).exists() else LANGUAGE_FILE
-    fast_arrays, fast_config = train_fast(ts, progress=progress, pool=pool, lexicon=lexicon)
+    words = build_word_vectors(ts, cache, progress)
+    fast_arrays, fast_config = train_fast(ts, progress=progress, pool=pool, lexicon=lexicon, words=words)
     save(fast_arrays, fast_path)
     summary["fast"] = {
         "path": str(fast_path),
