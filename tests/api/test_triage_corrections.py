@@ -100,7 +100,7 @@ def test_the_report_scores_what_triage_said_against_what_agents_said(
     assert 'href="/triage?period=30d" class="on"' in client.get("/triage?period=bogus").text
     offered = client.get("/triage", params={"model": model}).text
     assert 'id="quality-models"' in offered and "2 posts labelled" in offered
-    assert f'&amp;model={model.replace(" ", "%20")}" class="on"' in offered
+    assert f'&amp;model={model.replace(" ", "%20")}" class="model-id on"' in offered
     hostile_filter = client.get("/triage", params={"model": "<b>x</b>"}).text
     assert "0 posts labelled" in hostile_filter and "<b>x</b>" not in hostile_filter
 
