@@ -112,7 +112,7 @@ class FastModel:
     bias: FloatArray
     heads: tuple[HeadSlice, ...]
     config: dict[str, Any]
-    # English sentiment of fast mode; None in a file trained before it (the n-gram head alone)
+    # Fast mode's sentiment stack (every language with word vectors, else English); None: the n-gram head alone
     lexicon_stack: LexiconStack | None = None
     digest: str = ""  # weights_digest of the file it was loaded from
 
