@@ -11,7 +11,7 @@ For comparison the bench also times the interval as earlier builds drew it (resa
 one by one, O(resamples x posts)) against the shipped draw (a multinomial over the confusion
 cells, O(resamples x classes^2); the same distribution).
 
-    .venv/bin/python bench/corrections.py --data ../shared/data --runs 5
+    .venv/bin/python bench/corrections.py --runs 5   # --data DIR, else ../shared/data
 """
 
 from __future__ import annotations
@@ -78,11 +78,11 @@ def median_seconds(job: Any, runs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=datasets.shared_data_dir(), help="default: ../shared/data")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     args = parser.parse_args()
-    if not (args.data / "sentiment-xlmt").is_dir():
+    if args.data is None or not (args.data / "sentiment-xlmt").is_dir():
         sys.exit(f"no XLM-T data under {args.data} (give --data)")
     rows = labelled_rows(args.data)
     out: dict[str, Any] = {"runs": args.runs, "sizes": {}}

@@ -319,3 +319,26 @@ def test_company_urgency_words_reach_the_command_and_the_pipeline() -> None:
 
     [result_] = stage._triager.triage([TriageInput(id="1", text="Glasfaser tot seit heute früh")])  # type: ignore[attr-defined]
     assert "outage" in [r.reason for r in result_.urgency_reasons]
+
+
+def test_train_command_ships_fast_modes_word_vectors_with_e5(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With e5 among the encoders, `train` builds the word vectors, stacks every language with them
+    and writes both into fast.npz, which loads back with them (a tiny set: the row minimum lowered)."""
+    from townsquare.triage import train as train_module
+
+    monkeypatch.setattr(train_module, "MIN_ROWS_BY_LANGUAGE", 6)
+    data = _tiny_public_data(tmp_path / "data")
+    out = tmp_path / "models"
+    result = CliRunner().invoke(
+        make_app(),
+        ["train", "--data", str(data), "--model", "fast", "--out", str(out), "--limit", "40", "--encoders", "use,e5"],
+    )
+    assert result.exit_code == 0, result.output
+    model = FastModel.load(out / "fast.npz")
+    assert model.lexicon_stack is not None and model.lexicon_stack.words is not None
+    assert "service" in model.lexicon_stack.words.index  # in three posts: seen twice or more
+    assert model.config["lexicon_stack"]["language"] == "all"
+    assert set(model.config["lexicon_stack"]["oof_macro_f1_by_language"]) == {"de", "en"}
+    probs = model.predict(["Toller Service"])["sentiment"]
+    stacked = model.lexicon_stack.apply(probs, ["Toller Service"], ["de"])  # German is stacked too
+    assert stacked.shape == (1, 3) and not np.allclose(stacked, probs)

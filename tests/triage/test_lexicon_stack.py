@@ -12,6 +12,15 @@ from townsquare.triage.features import HashedNgrams, document_frequency
 from townsquare.triage.models import FastModel, LexiconStack
 from townsquare.triage.schema import SENTIMENTS
 from townsquare.triage.triager import Triager
+from townsquare.triage.word_vectors import WordVectors
+
+
+def fit_stack(rows: list[Labelled], words: WordVectors | None = None) -> train_module.FittedStack | None:
+    """``train.fit_lexicon_stack`` on these sentiment rows, with n-gram features fitted on them."""
+    featurizer = HashedNgrams()
+    ids, offsets = featurizer.transform([r.text for r in rows])
+    idf = document_frequency(ids, offsets, featurizer.n_buckets)
+    return train_module.fit_lexicon_stack(train_module.TrainingSet(sentiment=rows), featurizer, idf, words=words)
 
 
 def test_the_stack_replaces_the_english_rows_only() -> None:
@@ -70,11 +79,7 @@ def test_fit_lexicon_stack_learns_from_out_of_fold_rows(monkeypatch: pytest.Monk
         for k in range(5)
     ]
     rows += [Labelled(text=f"Zug {k} pünktlich", source="test", language="de", sentiment="neutral") for k in range(10)]
-    ts = train_module.TrainingSet(sentiment=rows)
-    featurizer = HashedNgrams()
-    ids, offsets = featurizer.transform([r.text for r in rows])
-    idf = document_frequency(ids, offsets, featurizer.n_buckets)
-    fitted = train_module.fit_lexicon_stack(ts, featurizer, idf)
+    fitted = fit_stack(rows)
     assert fitted is not None
     weights, bias = fitted.weights, fitted.bias
     assert weights.shape == (7, 3) and bias.shape == (3,)
@@ -84,7 +89,7 @@ def test_fit_lexicon_stack_learns_from_out_of_fold_rows(monkeypatch: pytest.Monk
     p = stack.apply(np.full((2, 3), 1 / 3, np.float32), ["I love it, great", "I hate it, awful"], ["en", "en"])
     assert [SENTIMENTS[i] for i in p.argmax(1)] == ["positive", "negative"]
     monkeypatch.setattr(train_module, "MIN_ROWS_BY_LANGUAGE", 300)
-    assert train_module.fit_lexicon_stack(ts, featurizer, idf) is None  # too few English rows: no stack
+    assert fit_stack(rows) is None  # too few English rows: no stack
 
 
 def test_a_fast_model_without_the_stack_answers_with_the_ngram_head() -> None:

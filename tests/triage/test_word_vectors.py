@@ -6,10 +6,10 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from tests.triage.test_lexicon_stack import fit_stack
 
 from townsquare.triage import train as train_module
 from townsquare.triage.data import Labelled
-from townsquare.triage.features import HashedNgrams, document_frequency
 from townsquare.triage.models import LexiconStack
 from townsquare.triage.schema import SENTIMENTS
 from townsquare.triage.word_vectors import WordVectors, build, vocabulary, words
@@ -76,12 +76,8 @@ def test_the_stack_with_word_vectors_answers_every_language(monkeypatch: pytest.
         for text in texts
         for k, lang in enumerate(["en", "de", "fr"] * 2)
     ]
-    ts = train_module.TrainingSet(sentiment=rows)
-    featurizer = HashedNgrams()
-    ids, offsets = featurizer.transform([r.text for r in rows])
-    idf = document_frequency(ids, offsets, featurizer.n_buckets)
     vectors = build(vocabulary(r.text for r in rows), fake_e5, dims=4)
-    fitted = train_module.fit_lexicon_stack(ts, featurizer, idf, words=vectors)
+    fitted = fit_stack(rows, words=vectors)
     assert fitted is not None
     weights, bias = fitted.weights, fitted.bias
     assert weights.shape == (3 + 3 * 4 + 4, 3)
