@@ -201,7 +201,8 @@ def main() -> None:
         # No pool: the shipped complaint column is not distilled (see train.fit_small_heads).
         complaints = list(datasets.complaints(data_dir))
         cascade = _cascade_cv([r.text for r in complaints]) if mode == "accurate" else None
-        out[f"complaint_cv_{mode}"] = complaint_cv(complaints, mode != "fast", cache, cascade=cascade)
+        words = _fast_words() if mode == "fast" else None
+        out[f"complaint_cv_{mode}"] = complaint_cv(complaints, mode != "fast", cache, cascade=cascade, words=words)
         if mode == "full":
             continue  # intent, spam, needs_reply: the accurate CV below already scores the full model
         reports, extra = intent_cv(
@@ -209,8 +210,9 @@ def main() -> None:
             list(datasets.complaints(data_dir)),
             mode == "accurate",
             cache,
-            blend=_intent_blend() if mode == "accurate" else 0.0,
+            blend=_intent_blend() if mode == "accurate" else _word_head_blends(),
             pool=pool,
+            words=words,
         )
         out[f"intent_cv_{mode}"] = {
             task: {
@@ -235,6 +237,21 @@ def main() -> None:
 
     print_table(out)
     print(json.dumps(out, ensure_ascii=False))
+
+
+def _fast_words() -> Any:
+    """The shipped fast model's e5 word vectors when it has word heads (else None: n-grams alone)."""
+    from townsquare.triage.models import FastModel
+
+    fast = FastModel.load()
+    return fast.words if fast.word_heads else None
+
+
+def _word_head_blends() -> dict[str, float]:
+    """The shipped fast model's word-head blends, by head (none without word heads)."""
+    from townsquare.triage.models import FastModel
+
+    return {h.name: h.blend for h in FastModel.load().word_heads} or {"intent": 0.0, "spam": 0.0, "needs_reply": 0.0}
 
 
 def sentiment_training_cv(data_dir: Path, cache: EmbeddingCache) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from townsquare.triage.commands import register
 from townsquare.triage.models import AccurateModel, FastModel
+from townsquare.triage.schema import INTENTS
 from townsquare.triage.sentiment_inputs import input_width
 
 
@@ -342,3 +343,5 @@ def test_train_command_ships_fast_modes_word_vectors_with_e5(tmp_path: Path, mon
     probs = model.predict(["Toller Service"])["sentiment"]
     stacked = model.lexicon_stack.apply(probs, ["Toller Service"], ["de"])  # German is stacked too
     assert stacked.shape == (1, 3) and not np.allclose(stacked, probs)
+    assert [h.name for h in model.word_heads] == ["intent", "spam", "needs_reply"]
+    assert model.word_heads[0].weights.shape == (model.lexicon_stack.words.dims, len(INTENTS))

@@ -1,8 +1,9 @@
 """Cross-validated figures for the sets that have no held-out split here.
 
 - the complaint tweets (Preotiuc-Pietro et al. 2019): 5-fold CV, F1 of the complaint class, as in
-  the paper; fast = hashed n-grams + logistic regression, accurate = that blended with e5 +
-  logistic regression, the blend weight chosen by an inner 5-fold CV on the training folds only;
+  the paper; fast = hashed n-grams + logistic regression blended with a logistic regression on
+  fast mode's e5 word vectors, accurate = the n-grams blended with USE + e5 + logistic regression,
+  each blend weight chosen by an inner 5-fold CV on the training folds only;
 - our own intent set: 5-fold CV over the real posts; the written examples (see docs/triage.md)
   are always in the training folds and never scored;
 - sentiment on the training rows themselves (XLM-T train, GermEval), the accurate cascade
@@ -33,8 +34,10 @@ from .train import (
     CASCADE_ENCODERS,
     CASCADE_SENTIMENT_QUANTILE,
     POOL_WEIGHT,
+    Embedder,
     EmbeddingCache,
     TrainingSet,
+    WordEmbedder,
     _choose_blend,
     _fit_binary,
     _folds,
@@ -43,6 +46,7 @@ from .train import (
     fit_stages,
     teacher_pool,
 )
+from .word_vectors import WordVectors
 
 
 def _idf(featurizer: HashedNgrams, texts: Sequence[str]) -> FloatArray:
@@ -122,18 +126,23 @@ def complaint_cv(
     cache: EmbeddingCache | None = None,
     pool: Sequence[str] = (),
     cascade: CascadeCV | None = None,
+    words: WordVectors | None = None,
 ) -> dict[str, Any]:
     """5-fold CV on the complaint tweets; returns F1, precision, recall, accuracy (and blend weights).
 
     With ``pool`` texts, the n-gram model is distilled as in ``townsquare train``: a teacher on the
     training folds' embeddings labels the pool (minus the test fold's tweets). With ``cascade``
-    (accurate only), each fold also fits the stage-1 model and routes as the triager does.
+    (accurate only), each fold also fits the stage-1 model and routes as the triager does. With
+    ``words`` (fast only), the n-gram column is blended with a head on those word vectors, as
+    fast mode's word heads do (``train.fit_word_heads``).
     """
     featurizer = HashedNgrams()
     texts = [r.text for r in rows]
     y = np.array([bool(r.complaint) for r in rows])
     cache = cache or EmbeddingCache(None)
-    emb = cache.embed(texts) if accurate or pool else None
+    dense: Embedder | None = cache if accurate else WordEmbedder(words) if words is not None else None
+    teacher = cache.embed(texts) if pool else None
+    emb = dense.embed(texts) if dense is not None else None
     emb1 = cache.embed(texts, only=cascade.cheap) if accurate and cascade is not None else None
     pred = np.zeros(len(rows), dtype=bool)
     routed = np.zeros(len(rows), dtype=bool)
@@ -142,15 +151,15 @@ def complaint_cv(
         train = np.setdiff1d(np.arange(len(rows)), test)
         tr_texts = [texts[i] for i in train]
         te_texts = [texts[i] for i in test]
-        if pool and emb is not None:
+        if teacher is not None:
             held = set(te_texts)
             fold_pool = [t for t in pool if t not in held]
             p = _distilled_fit_predict(
-                featurizer, tr_texts, y[train].tolist(), emb[train], fold_pool, cache.embed(fold_pool), te_texts
+                featurizer, tr_texts, y[train].tolist(), teacher[train], fold_pool, cache.embed(fold_pool), te_texts
             )
         else:
             p = _sparse_fit_predict(featurizer, tr_texts, y[train].tolist(), te_texts)
-        if accurate and emb is not None:
+        if emb is not None:
             embs = [emb] if emb1 is None else [emb, emb1]
             betas = _inner_blends(tr_texts, [e[train] for e in embs], y[train].tolist(), featurizer)
             blends.append(betas[0])
@@ -182,8 +191,9 @@ def intent_cv(
     complaints: Sequence[Labelled],
     accurate: bool = False,
     cache: EmbeddingCache | None = None,
-    blend: float = 0.5,
+    blend: float | dict[str, float] = 0.5,
     pool: Sequence[str] = (),
+    words: WordVectors | None = None,
 ) -> tuple[dict[str, dict[str, Report]], dict[str, float]]:
     """5-fold CV over the real posts of the intent set.
 
@@ -192,7 +202,9 @@ def intent_cv(
     {task: {"all"|language: Report}} for intent (first label), spam and needs_reply, and the
     lenient intent accuracy (prediction is any of the post's labels). With ``pool`` texts, the
     fast heads learn from them as labelled by a teacher trained on the fold's training rows, as
-    ``townsquare train`` does (test-fold posts are removed from the pool).
+    ``townsquare train`` does (test-fold posts are removed from the pool). ``blend``: the weight
+    of the dense heads (accurate: the embeddings'; fast with ``words``: the word heads'), one for
+    all or one per head (intent, spam, needs_reply) as the weight file has them.
     """
     real = [r for r in intents if r.extra.get("origin", "real") == "real"]
     written = [r for r in intents if r.extra.get("origin", "real") != "real"]
@@ -214,6 +226,8 @@ def intent_cv(
         probs = {name: sigmoid(np.asarray(x @ w, dtype=np.float32) + b) for name, (w, b) in heads.items()}
         if accurate:
             probs = _blend_dense(ts, test_rows, probs, cache, blend)
+        elif words is not None:
+            probs = _blend_dense(ts, test_rows, probs, WordEmbedder(words), blend)
         for k, i in enumerate(sorted(test_set)):
             predictions[i] = (
                 INTENTS[int(np.argmax(probs["intent"][k]))],
@@ -247,11 +261,12 @@ def _blend_dense(
     ts: TrainingSet,
     test_rows: Sequence[Labelled],
     probs: dict[str, npt.NDArray[np.float32]],
-    cache: EmbeddingCache,
-    blend: float,
+    cache: Embedder,
+    blend: float | dict[str, float],
 ) -> dict[str, npt.NDArray[np.float32]]:
     from .train import small_head_tasks
 
+    blends = blend if isinstance(blend, dict) else dict.fromkeys(("intent", "spam", "needs_reply"), blend)
     test_emb = cache.embed([r.text for r in test_rows])
     cols: dict[str, FloatArray] = {}
     for name, rows, y in small_head_tasks(ts):
@@ -262,9 +277,9 @@ def _blend_dense(
         cols[name] = _dense_fit_predict(emb, y, test_emb)
     out = dict(probs)
     dense_intent = np.stack([cols[i] for i in INTENTS], axis=1)
-    out["intent"] = (blend * dense_intent + (1 - blend) * probs["intent"]).astype(np.float32)
+    out["intent"] = (blends["intent"] * dense_intent + (1 - blends["intent"]) * probs["intent"]).astype(np.float32)
     for name in ("spam", "needs_reply"):
-        out[name] = (blend * cols[name][:, None] + (1 - blend) * probs[name]).astype(np.float32)
+        out[name] = (blends[name] * cols[name][:, None] + (1 - blends[name]) * probs[name]).astype(np.float32)
     return out
 
 

@@ -181,8 +181,8 @@ class Triager:
         if accurate is not None:
             # The accurate heads' blends were fitted on the n-gram head's own probabilities.
             probs, _ = accurate_probabilities(accurate, probs, texts, codes, every_post=self.mode == "full")
-        elif fast.lexicon_stack is not None:
-            probs["sentiment"] = fast.lexicon_stack.apply(probs["sentiment"], texts, codes)
+        else:
+            probs = fast.refine(probs, texts, codes)
 
         spam_threshold = float(fast.config.get("spam_threshold", 0.5))
         reply_threshold = float(fast.config.get("needs_reply_threshold", 0.5))
