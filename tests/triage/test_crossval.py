@@ -82,3 +82,37 @@ def test_sentiment_cascade_cv_routes_by_stage_one_doubt(monkeypatch: pytest.Monk
     assert none.rows == {"de": 240, "en": 240}
     assert every.full["en"] > 0.95 and none.stage1["en"] < 0.8  # only e5 can tell the rows apart
     assert none.stage1["en"] <= half.cascade["en"] <= every.full["en"]
+
+
+class _TopicEncoder(Encoder):
+    """Knows one thing: whether a text speaks of something broken or refunded (the teacher's view)."""
+
+    name = "e5"
+    dim = 2
+
+    def _load(self) -> Any:
+        return object()
+
+    def _encode(self, texts: list[str]) -> FloatArray:
+        hit = np.array([any(w in t for w in ("broken", "refund")) for t in texts], dtype=np.float32)
+        return np.stack([hit, 1.0 - hit], axis=1)
+
+
+def test_distillation_teaches_the_ngram_column_words_only_the_pool_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``distilled_fit_predict`` (the fast columns as ``townsquare train`` fits them, used by the
+    word heads' blend and the CV): the teacher labels the pool, so the n-gram column learns
+    "refund" from unlabelled posts; the test texts never enter the pool."""
+    from townsquare.triage.train import distilled_fit_predict
+
+    monkeypatch.setattr(triager_module, "_encoders", {"e5": _TopicEncoder()})
+    gold = [f"it arrived broken {n}" for n in range(12)] + [f"when do you open {n}" for n in range(12)]
+    y = np.array([1] * 12 + [0] * 12, dtype=np.int64)
+    pool = [f"refund my money {n}" for n in range(40)] + [f"nice weather today {n}" for n in range(40)]
+    test = ["refund my money 3", "nice weather today 5"]
+    featurizer = HashedNgrams()
+    ids, offsets = featurizer.transform(gold + pool)
+    idf = document_frequency(ids, offsets, featurizer.n_buckets)
+    cache = EmbeddingCache(None, ("e5",))
+    p = distilled_fit_predict(featurizer, idf, gold, y, pool, cache, test)
+    assert p.shape == (2,)
+    assert p[0] > 0.7 > 0.3 > p[1]

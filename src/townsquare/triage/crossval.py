@@ -33,7 +33,6 @@ from .train import (
     C_INTENT,
     CASCADE_ENCODERS,
     CASCADE_SENTIMENT_QUANTILE,
-    POOL_WEIGHT,
     Embedder,
     EmbeddingCache,
     TrainingSet,
@@ -42,6 +41,7 @@ from .train import (
     _fit_binary,
     _folds,
     _matrix,
+    distilled_fit_predict,
     fit_small_heads,
     fit_stages,
     teacher_pool,
@@ -88,26 +88,6 @@ def _inner_blends(texts: list[str], embs: Sequence[FloatArray], y: list[bool], f
     return [_choose_blend(target, p_fast[:, None], pd[:, None], 1) for pd in p_dense]
 
 
-def _distilled_fit_predict(
-    featurizer: HashedNgrams,
-    texts: Sequence[str],
-    y: Sequence[bool],
-    emb: FloatArray,
-    pool: Sequence[str],
-    pool_emb: FloatArray,
-    test: Sequence[str],
-) -> FloatArray:
-    """The n-gram column as ``townsquare train`` builds it: gold rows plus teacher-labelled pool."""
-    p_pool = _dense_fit_predict(emb, y, pool_emb)
-    all_texts = list(texts) + list(pool)
-    labels = list(y) + (p_pool >= 0.5).tolist()
-    weights = [1.0] * len(texts) + (np.abs(p_pool - 0.5) * 2 * POOL_WEIGHT).tolist()
-    idf = _idf(featurizer, all_texts)
-    w, b = _fit_binary(_matrix(featurizer, all_texts, idf), labels, C_INTENT, weights)
-    z = np.asarray(_matrix(featurizer, test, idf) @ w).ravel() + b[0]
-    return sigmoid(z.astype(np.float32).reshape(-1, 1))[:, 0]
-
-
 @dataclass(frozen=True)
 class CascadeCV:
     """How ``complaint_cv`` simulates the accurate model's cascade (``models.Cascade``): stage 1
@@ -141,7 +121,6 @@ def complaint_cv(
     y = np.array([bool(r.complaint) for r in rows])
     cache = cache or EmbeddingCache(None)
     dense: Embedder | None = cache if accurate else WordEmbedder(words) if words is not None else None
-    teacher = cache.embed(texts) if pool else None
     emb = dense.embed(texts) if dense is not None else None
     emb1 = cache.embed(texts, only=cascade.cheap) if accurate and cascade is not None else None
     pred = np.zeros(len(rows), dtype=bool)
@@ -151,12 +130,10 @@ def complaint_cv(
         train = np.setdiff1d(np.arange(len(rows)), test)
         tr_texts = [texts[i] for i in train]
         te_texts = [texts[i] for i in test]
-        if teacher is not None:
+        if pool:
             held = set(te_texts)
-            fold_pool = [t for t in pool if t not in held]
-            p = _distilled_fit_predict(
-                featurizer, tr_texts, y[train].tolist(), teacher[train], fold_pool, cache.embed(fold_pool), te_texts
-            )
+            idf = _idf(featurizer, tr_texts + [t for t in pool if t not in held])
+            p = distilled_fit_predict(featurizer, idf, tr_texts, y[train].astype(np.int64), pool, cache, te_texts)
         else:
             p = _sparse_fit_predict(featurizer, tr_texts, y[train].tolist(), te_texts)
         if emb is not None:
