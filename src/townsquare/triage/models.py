@@ -121,7 +121,10 @@ class FastModel:
     # Fast mode's sentiment stack (every language with word vectors, else English); None: the n-gram head alone
     lexicon_stack: LexiconStack | None = None
     digest: str = ""  # weights_digest of the file it was loaded from
-    # Heads on the e5 word vectors (intent, spam, needs_reply), each blended with its n-gram head
+    # e5 word vectors (``word_vectors``), read by the sentiment stack and the word heads; None in a
+    # file built without e5
+    words: WordVectors | None = None
+    # Heads on the word vectors (intent, spam, needs_reply), each blended with its n-gram head
     # (``train.fit_word_heads``); empty in a file built without e5 or before them.
     word_heads: tuple[DenseHead, ...] = ()
 
@@ -147,14 +150,11 @@ class FastModel:
                 else None
             ),
             digest=weights_digest(path),
+            words=words,
             word_heads=_heads(arrays, config["word_heads"], WORD_HEAD_PREFIX)
             if words is not None and "word_heads" in config
             else (),
         )
-
-    @property
-    def words(self) -> WordVectors | None:
-        return self.lexicon_stack.words if self.lexicon_stack is not None else None
 
     def head(self, name: str) -> HeadSlice:
         return next(h for h in self.heads if h.name == name)
@@ -172,8 +172,7 @@ class FastModel:
         heads blended into the intent, spam and needs_reply columns. Each post's word vectors are
         computed once for both (0.02 ms a post). The accurate model reads ``probs`` instead: its
         blends were fitted on the n-gram heads' own probabilities."""
-        words = self.words
-        emb = words.embed([t[:MAX_CHARS] for t in texts]) if words is not None else None
+        emb = self.words.embed([t[:MAX_CHARS] for t in texts]) if self.words is not None else None
         out = dict(probs)
         if self.lexicon_stack is not None:
             out["sentiment"] = self.lexicon_stack.apply(probs["sentiment"], texts, languages, emb)

@@ -475,8 +475,8 @@ def train_fast(
         config["lexicon_stack"] = lexicon_stack_config(stack.ngram_oof_macro_f1, words) | {
             "oof_macro_f1_by_language": stack.oof_by_language
         }
-        if words is not None:
-            arrays |= words.arrays()
+    if words is not None:
+        arrays |= words.arrays()
     if word_heads is not None:
         config["word_heads"], word_arrays = word_heads
         arrays |= word_arrays
