@@ -98,7 +98,7 @@ def label(shape: tuple[int, int]) -> str:
 
 def measure(count: int, runs: int, postgres_url: str | None = None) -> dict[str, dict[str, dict[str, int]]]:
     batch = make_messages(count, seed=7)
-    rates: dict[tuple[str, int, bool], list[float]] = {}
+    rates: dict[tuple[str, tuple[int, int], bool], list[float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(runs):  # interleaved, so a noisy minute on the machine hits every variant
             for kind in BUSES:

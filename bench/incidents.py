@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from townsquare.incidents.detector import DetectorSettings, IncidentDetector, ReportIn
-from townsquare.incidents.replay import IncidentLog, dumps, parse_lines, replay
+from townsquare.incidents.replay import IncidentLog, IncidentRecord, dumps, parse_lines, replay
 
 _HANDLE_RE = re.compile(r"@\w+")
 REPO = Path(__file__).resolve().parent.parent
@@ -315,7 +315,7 @@ def evaluate(seed: int, settings: DetectorSettings, corpus: Sequence[Post], pool
     cpu_seconds = time.process_time() - cpu_started
 
     incidents = [r for r in log.in_detection_order() if r.detected_at >= scenario.measured_from]
-    main_incident: dict[int, Any] = {}
+    main_incident: dict[int, IncidentRecord] = {}
     true_incidents = duplicates = false_alarms = 0
     in_matched = wrong_in_matched = 0
     for record in incidents:
@@ -334,20 +334,20 @@ def evaluate(seed: int, settings: DetectorSettings, corpus: Sequence[Post], pool
 
     results: list[BurstResult] = []
     for index, burst in enumerate(scenario.bursts):
-        record = main_incident.get(index)
-        if record is None:
+        matched = main_incident.get(index)
+        if matched is None:
             results.append(BurstResult(burst.topic, detected=False))
             continue
-        members = set(record.message_ids)
-        delay_reports = sum(1 for t in burst.times if t <= record.detected_at)
+        members = set(matched.message_ids)
+        delay_reports = sum(1 for t in burst.times if t <= matched.detected_at)
         kth = burst.times[min(settings.min_reports, len(burst.times)) - 1]
         results.append(
             BurstResult(
                 burst.topic,
                 detected=True,
                 delay_reports=delay_reports,
-                delay_minutes=(record.detected_at - burst.times[0]).total_seconds() / 60.0,
-                after_min_reports_minutes=(record.detected_at - kth).total_seconds() / 60.0,
+                delay_minutes=(matched.detected_at - burst.times[0]).total_seconds() / 60.0,
+                after_min_reports_minutes=(matched.detected_at - kth).total_seconds() / 60.0,
                 grouped_right=sum(1 for mid in burst.message_ids if mid in members) / len(burst.message_ids),
             )
         )

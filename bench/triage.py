@@ -319,13 +319,13 @@ _CACHE_DIR: Path | None = None
 def _accurate_encoders() -> tuple[str, ...]:
     from townsquare.triage.models import AccurateModel
 
-    return AccurateModel.load().encoders
+    return tuple(AccurateModel.load().encoders)
 
 
 def _intent_blend() -> float:
     from townsquare.triage.models import AccurateModel
 
-    return next(h.blend for h in AccurateModel.load().heads if h.name == "intent")
+    return float(next(h.blend for h in AccurateModel.load().heads if h.name == "intent"))
 
 
 def print_table(out: dict[str, Any]) -> None:
