@@ -344,4 +344,6 @@ def test_train_command_ships_fast_modes_word_vectors_with_e5(tmp_path: Path, mon
     stacked = model.lexicon_stack.apply(probs, ["Toller Service"], ["de"])  # German is stacked too
     assert stacked.shape == (1, 3) and not np.allclose(stacked, probs)
     assert [h.name for h in model.word_heads] == ["intent", "spam", "needs_reply"]
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert set(summary["fast"]["word_head_blends"]) == {"intent", "spam", "needs_reply"}
     assert model.word_heads[0].weights.shape == (model.lexicon_stack.words.dims, len(INTENTS))

@@ -1020,6 +1020,7 @@ def train(
         "path": str(fast_path),
         "bytes": fast_path.stat().st_size,
         "language_alpha": fast_config["language_alpha"],
+        "word_head_blends": {h["name"]: h["blend"] for h in fast_config.get("word_heads", [])},
     }
     if mode in ("both", "accurate"):
         acc_arrays, acc_config = train_accurate(ts, fast_arrays, cache, progress)
