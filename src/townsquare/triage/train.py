@@ -590,7 +590,8 @@ class EmbeddingCache:
 
 
 class Embedder(Protocol):
-    """What ``fit_stages`` reads vectors from: an ``EmbeddingCache`` or fast mode's word vectors."""
+    """Where the cross-validation's dense heads read vectors from (``crossval``): an
+    ``EmbeddingCache`` (the accurate heads) or fast mode's word vectors (``WordEmbedder``)."""
 
     def embed(
         self, texts: Sequence[str], progress: Progress = no_progress, only: Sequence[str] | None = None
@@ -599,8 +600,8 @@ class Embedder(Protocol):
 
 @dataclass(frozen=True)
 class WordEmbedder:
-    """Fast mode's e5 word vectors (``word_vectors``) as an ``Embedder``: the word heads are fitted
-    by the very code that fits the accurate heads on sentence embeddings."""
+    """Fast mode's e5 word vectors (``word_vectors``) as an ``Embedder``, so that the
+    cross-validation blends the word heads with the n-gram columns as it blends the accurate heads."""
 
     words: WordVectors
 
@@ -823,7 +824,7 @@ def fit_stages(
     y: npt.NDArray[np.int64],
     featurizer: HashedNgrams,
     idf: FloatArray,
-    cache: Embedder,
+    cache: EmbeddingCache,
     cheap: Sequence[str] = (),
     advance: Callable[[int], None] = lambda n: None,
 ) -> list[_Fitted]:
