@@ -248,10 +248,11 @@ def _fast_words() -> Any:
 
 
 def _word_head_blends() -> dict[str, float]:
-    """The shipped fast model's word-head blends, by head (none without word heads)."""
+    """The shipped fast model's word-head blends, by head (empty without word heads, when the CV
+    blends nothing: ``_fast_words`` gives None)."""
     from townsquare.triage.models import FastModel
 
-    return {h.name: h.blend for h in FastModel.load().word_heads} or {"intent": 0.0, "spam": 0.0, "needs_reply": 0.0}
+    return {h.name: h.blend for h in FastModel.load().word_heads}
 
 
 def sentiment_training_cv(data_dir: Path, cache: EmbeddingCache) -> dict[str, Any]:

@@ -884,11 +884,7 @@ def fit_word_heads(
             else:
                 w, b = _fit_binary(_matrix(featurizer, train_texts, idf), y[train].tolist(), C_INTENT)
                 p_fast[test, 0] = sigmoid(np.asarray(_matrix(featurizer, test_texts, idf) @ w) + b)[:, 0]
-        if len(set(y.tolist())) < 2:
-            w, b = np.zeros((emb.shape[1], 1), np.float32), np.array([8.0 if y[0] else -8.0], np.float32)
-        else:
-            clf = _logreg(C_DENSE).fit(emb, y)
-            w, b = clf.coef_.T.astype(np.float32), clf.intercept_.astype(np.float32)
+        w, b = _fit_binary(emb, y.tolist(), C_DENSE)  # a constant column when y has one class
         blend = _choose_blend(y, p_fast, p_dense, 1)
         fitted[key] = _Fitted(w, b, blend, None, (blend * p_dense + (1 - blend) * p_fast).astype(np.float32))
     return _small_head_arrays(fitted, WORD_HEAD_PREFIX)
