@@ -198,13 +198,13 @@ def _tiny_public_data(root: Path) -> Path:
     return root
 
 
-def _train_fast(tmp_path: Path) -> tuple[Any, Path]:
+def _train_fast(tmp_path: Path, encoders: str = "use") -> tuple[Any, Path]:
     """``townsquare train --model fast`` on the tiny data, into ``tmp_path/models``."""
     data = _tiny_public_data(tmp_path / "data")
     out = tmp_path / "models"
     result = CliRunner().invoke(
         make_app(),
-        ["train", "--data", str(data), "--model", "fast", "--out", str(out), "--limit", "40", "--encoders", "use"],
+        ["train", "--data", str(data), "--model", "fast", "--out", str(out), "--limit", "40", "--encoders", encoders],
     )
     assert result.exit_code == 0, result.output
     return result, out
@@ -328,13 +328,7 @@ def test_train_command_ships_fast_modes_word_vectors_with_e5(tmp_path: Path, mon
     from townsquare.triage import train as train_module
 
     monkeypatch.setattr(train_module, "MIN_ROWS_BY_LANGUAGE", 6)
-    data = _tiny_public_data(tmp_path / "data")
-    out = tmp_path / "models"
-    result = CliRunner().invoke(
-        make_app(),
-        ["train", "--data", str(data), "--model", "fast", "--out", str(out), "--limit", "40", "--encoders", "use,e5"],
-    )
-    assert result.exit_code == 0, result.output
+    result, out = _train_fast(tmp_path, "use,e5")
     model = FastModel.load(out / "fast.npz")
     assert model.lexicon_stack is not None and model.lexicon_stack.words is not None
     assert "service" in model.lexicon_stack.words.index  # in three posts: seen twice or more

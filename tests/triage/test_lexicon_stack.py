@@ -23,6 +23,16 @@ def fit_stack(rows: list[Labelled], words: WordVectors | None = None) -> train_m
     return train_module.fit_lexicon_stack(train_module.TrainingSet(sentiment=rows), featurizer, idf, words=words)
 
 
+def sentiment_rows(said: dict[str, list[str]], languages: list[str]) -> list[Labelled]:
+    """Each text of each sentiment once per entry of ``languages``, numbered so no two are equal."""
+    return [
+        Labelled(text=f"{text} #{k}", source="test", language=lang, sentiment=label)
+        for label, texts in said.items()
+        for text in texts
+        for k, lang in enumerate(languages)
+    ]
+
+
 def test_the_stack_replaces_the_english_rows_only() -> None:
     # weights that ignore the n-gram head and follow VADER's compound score alone
     weights = np.zeros((7, 3), np.float32)
@@ -72,12 +82,7 @@ def test_fit_lexicon_stack_learns_from_out_of_fold_rows(monkeypatch: pytest.Monk
         "neutral": ["the train leaves at nine", "my order number is here", "the shop opens on monday"],
         "positive": ["great job, love it", "wonderful staff, thank you", "excellent, happy with it"],
     }
-    rows = [
-        Labelled(text=f"{text} #{k}", source="test", language="en", sentiment=label)
-        for label, texts in words.items()
-        for text in texts
-        for k in range(5)
-    ]
+    rows = sentiment_rows(words, ["en"] * 5)
     rows += [Labelled(text=f"Zug {k} pünktlich", source="test", language="de", sentiment="neutral") for k in range(10)]
     fitted = fit_stack(rows)
     assert fitted is not None

@@ -6,10 +6,9 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from tests.triage.test_lexicon_stack import fit_stack
+from tests.triage.test_lexicon_stack import fit_stack, sentiment_rows
 
 from townsquare.triage import train as train_module
-from townsquare.triage.data import Labelled
 from townsquare.triage.models import LexiconStack
 from townsquare.triage.schema import SENTIMENTS
 from townsquare.triage.word_vectors import WordVectors, build, vocabulary, words
@@ -70,12 +69,7 @@ def test_the_stack_with_word_vectors_answers_every_language(monkeypatch: pytest.
         "negative": ["awful, hate it", "hate this awful thing", "awful awful"],
         "neutral": ["the train at nine", "order number here", "shop opens monday"],
     }
-    rows = [
-        Labelled(text=f"{text} {k}", source="test", language=lang, sentiment=label)
-        for label, texts in said.items()
-        for text in texts
-        for k, lang in enumerate(["en", "de", "fr"] * 2)
-    ]
+    rows = sentiment_rows(said, ["en", "de", "fr"] * 2)
     vectors = build(vocabulary(r.text for r in rows), fake_e5, dims=4)
     fitted = fit_stack(rows, words=vectors)
     assert fitted is not None
