@@ -116,3 +116,33 @@ def test_distillation_teaches_the_ngram_column_words_only_the_pool_has(monkeypat
     p = distilled_fit_predict(featurizer, idf, gold, y, pool, cache, test)
     assert p.shape == (2,)
     assert p[0] > 0.7 > 0.3 > p[1]
+
+
+def test_the_cv_blends_fast_modes_word_heads_as_the_weight_file_says() -> None:
+    """``words``: the complaint CV blends a word head per fold; the intent CV takes one blend per
+    head, so blends of 0 give the n-gram columns' figures and blends of 1 the word heads' own."""
+    from townsquare.triage.models import FastModel
+
+    words = FastModel.load().words
+    assert words is not None
+    texts = [
+        ("my parcel never arrived, useless", True),
+        ("what time do you open?", False),
+        ("broken on arrival and no refund", True),
+        ("love the new store", False),
+        ("worst support ever, still waiting", True),
+        ("can I pay by card?", False),
+    ] * 5
+    rows = [Labelled(text=f"{t} #{i}", source="t", complaint=c) for i, (t, c) in enumerate(texts)]
+    assert len(complaint_cv(rows, words=words)["blend_per_fold"]) == 5
+    assert complaint_cv(rows)["blend_per_fold"] == []
+
+    real = [r for r in intent_set() if r.extra["origin"] == "real"][:80]
+
+    def figures(**kwargs: Any) -> dict[str, float]:
+        reports, _ = intent_cv(real, complaints=[], **kwargs)
+        return {task: by_lang["all"].macro_f1 for task, by_lang in reports.items()}
+
+    heads = ("intent", "spam", "needs_reply")
+    assert figures(words=words, blend=dict.fromkeys(heads, 0.0)) == figures()
+    assert figures(words=words, blend=dict.fromkeys(heads, 1.0)) != figures()
