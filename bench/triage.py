@@ -33,7 +33,7 @@ from townsquare.triage.language import clean_for_language  # noqa: E402
 from townsquare.triage.pii_testset import CUSTOMER_NUMBER, KINDS, generate  # noqa: E402
 from townsquare.triage.pii_testset import score as pii_score  # noqa: E402
 from townsquare.triage.schema import SENTIMENTS  # noqa: E402
-from townsquare.triage.train import DEFAULT_ENCODERS, EmbeddingCache, pool_texts  # noqa: E402
+from townsquare.triage.train import DEFAULT_ENCODERS, EmbeddingCache, pool_texts, weak_complaints  # noqa: E402
 
 SHORT_POSTS = Path(datasets.__file__).parent / "data" / "short_posts.jsonl"
 
@@ -202,7 +202,11 @@ def main() -> None:
         complaints = list(datasets.complaints(data_dir))
         cascade = _cascade_cv([r.text for r in complaints]) if mode == "accurate" else None
         words = _fast_words() if mode == "fast" else None
-        out[f"complaint_cv_{mode}"] = complaint_cv(complaints, mode != "fast", cache, cascade=cascade, words=words)
+        # GermEval's negative posts as weak German complaint labels, as `townsquare train` uses them
+        weak = weak_complaints(datasets.germeval(data_dir), [r.text for r in intents])
+        out[f"complaint_cv_{mode}"] = complaint_cv(
+            complaints, mode != "fast", cache, cascade=cascade, words=words, weak=weak
+        )
         if mode == "full":
             continue  # intent, spam, needs_reply: the accurate CV below already scores the full model
         reports, extra = intent_cv(
@@ -213,6 +217,7 @@ def main() -> None:
             blend=_intent_blend() if mode == "accurate" else _word_head_blends(),
             pool=pool,
             words=words,
+            weak=weak,
         )
         out[f"intent_cv_{mode}"] = {
             task: {

@@ -195,6 +195,19 @@ def _tiny_public_data(root: Path) -> Path:
         "3,broken on arrival and no refund,1,retail\n4,love the new store,0,retail\n",
         encoding="utf-8",
     )
+    (root / "germeval2017").mkdir()
+    feedback = [
+        ("Schon wieder Verspätung, Service furchtbar", "negative"),
+        ("Zug fällt aus, nie wieder Bahn", "negative"),
+        ("Der Zug fährt um 5 ab Gleis 2", "neutral"),
+        ("Neues vom Schienennetz der Bahn", "neutral"),
+        ("Toller Service im Zug, danke", "positive"),
+        ("Super zufrieden mit der Bahn", "positive"),
+    ]
+    (root / "germeval2017" / "dev.tsv").write_text(
+        "".join(f"http://x/{i}\t{text}\ttrue\t{label}\n" for i, (text, label) in enumerate(feedback)),
+        encoding="utf-8",
+    )
     return root
 
 
@@ -340,4 +353,13 @@ def test_train_command_ships_fast_modes_word_vectors_with_e5(tmp_path: Path, mon
     assert [h.name for h in model.word_heads] == ["intent", "spam", "needs_reply"]
     summary = json.loads(result.stdout[result.stdout.index("{") :])
     assert set(summary["fast"]["word_head_blends"]) == {"intent", "spam", "needs_reply"}
-    assert model.word_heads[0].weights.shape == (model.lexicon_stack.words.dims, len(INTENTS))
+    # GermEval's negative posts are weak complaint labels, read through a German copy of the
+    # intent word head's inputs (the other columns' copy weights are zero)
+    assert summary["examples"]["weak_complaint"] == 6
+    intent = model.word_heads[0]
+    dims = model.lexicon_stack.words.dims
+    assert intent.german_copy and intent.weights.shape == (2 * dims, len(INTENTS))
+    copy = intent.weights[dims:]
+    assert np.any(copy[:, INTENTS.index("complaint")] != 0)
+    assert not np.any(np.delete(copy, INTENTS.index("complaint"), axis=1))
+    assert not model.word_heads[1].german_copy  # spam

@@ -146,3 +146,37 @@ def test_the_cv_blends_fast_modes_word_heads_as_the_weight_file_says() -> None:
     heads = ("intent", "spam", "needs_reply")
     assert figures(words=words, blend=dict.fromkeys(heads, 0.0)) == figures()
     assert figures(words=words, blend=dict.fromkeys(heads, 1.0)) != figures()
+
+
+def test_weak_complaints_train_every_fold_and_are_never_scored() -> None:
+    """The weak German rows join each fold's training (n-gram column and, through a German copy,
+    fast's word head) as `townsquare train` uses them; the figures score the gold rows alone."""
+    from townsquare.triage.models import FastModel
+    from townsquare.triage.train import weak_complaints
+
+    words = FastModel.load().words
+    texts = [
+        ("my parcel never arrived, useless", True),
+        ("what time do you open?", False),
+        ("broken on arrival and no refund", True),
+        ("love the new store", False),
+    ] * 5
+    rows = [Labelled(text=f"{t} #{i}", source="t", language="en", complaint=c) for i, (t, c) in enumerate(texts)]
+    feedback = [("Zug fällt aus, Verspätung", "negative"), ("Zug fährt pünktlich", "neutral")] * 10
+    weak = weak_complaints(
+        [Labelled(text=f"{t} {i}", source="g", language="de", sentiment=s) for i, (t, s) in enumerate(feedback)]
+    )
+    for kwargs in ({}, {"words": words}):
+        with_weak = complaint_cv(rows, weak=weak, **kwargs)
+        assert with_weak["n"] == 20
+        assert with_weak["f1"] > 0.5
+
+    german = [
+        Labelled(text=f"Zug fällt aus, Verspätung, Nr. {i}", source="own", language="de", intents=["complaint"])
+        for i in range(10)
+    ] + [Labelled(text=f"Wo ist Gleis {i}?", source="own", language="de", intents=["question"]) for i in range(10)]
+    for r in german:
+        r.extra["origin"] = "real"
+        r.spam, r.needs_reply = False, True
+    reports, _ = intent_cv(german, complaints=rows, weak=weak)
+    assert reports["intent"]["all"].n == 20

@@ -74,11 +74,23 @@ def test_incident_and_reach_raise_urgency() -> None:
     assert famous.urgency > plain.urgency
 
 
+def _same_answer(a: TriageResult, b: TriageResult) -> bool:
+    """Equal answers; scores may differ in the last rounded digit (float32 matrix products of
+    another batch size sum in another order: 0.30505 rounds either way)."""
+    da, db = a.model_dump(), b.model_dump()
+    for key in ("sentiment_scores", "intent_scores"):
+        if da.pop(key).keys() != (scores := db.pop(key)).keys():
+            return False
+        if any(abs(v - scores[k]) > 2e-4 for k, v in getattr(a, key).items()):
+            return False
+    return da == db
+
+
 def test_batch_equals_one_by_one_and_threads_agree() -> None:
     triager = load_triager("fast")
     batch = triager.triage(POSTS)
     singles = [triager.triage([p])[0] for p in POSTS]
-    assert [r.model_dump() for r in batch] == [r.model_dump() for r in singles]
+    assert all(_same_answer(a, b) for a, b in zip(batch, singles, strict=True))
     with ThreadPoolExecutor(max_workers=4) as pool:
         parallel = list(pool.map(lambda _: triager.triage(POSTS), range(8)))
     assert all([r.model_dump() for r in res] == [r.model_dump() for r in batch] for res in parallel)

@@ -16,23 +16,26 @@ Training here uses scikit-learn, like ``townsquare train``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from . import train as train_module
 from .data import Labelled
 from .evaluate import Report, score
 from .features import HashedNgrams, document_frequency
 from .linear import FloatArray, sigmoid
 from .models import margin
 from .schema import INTENTS, SENTIMENTS
+from .sentiment_inputs import with_german_copy
 from .train import (
     C_DENSE,
     C_INTENT,
     CASCADE_ENCODERS,
     CASCADE_SENTIMENT_QUANTILE,
+    WEAK_COMPLAINT_WEIGHT,
     Embedder,
     EmbeddingCache,
     TrainingSet,
@@ -54,36 +57,68 @@ def _idf(featurizer: HashedNgrams, texts: Sequence[str]) -> FloatArray:
     return document_frequency(ids, offsets, featurizer.n_buckets)
 
 
-def _dense_fit_predict(x_train: FloatArray, y_train: Sequence[bool], x_test: FloatArray) -> FloatArray:
+def _dense_fit_predict(
+    x_train: FloatArray, y_train: Sequence[bool], x_test: FloatArray, weights: Sequence[float] | None = None
+) -> FloatArray:
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression(C=C_DENSE, max_iter=3000, class_weight="balanced")
-    clf.fit(x_train, np.asarray(y_train, dtype=int))
+    clf.fit(x_train, np.asarray(y_train, dtype=int), sample_weight=None if weights is None else np.asarray(weights))
     out: FloatArray = clf.predict_proba(x_test)[:, 1].astype(np.float32)
     return out
 
 
 def _sparse_fit_predict(
-    featurizer: HashedNgrams, train: Sequence[str], y: Sequence[bool], test: Sequence[str]
+    featurizer: HashedNgrams,
+    train: Sequence[str],
+    y: Sequence[bool],
+    test: Sequence[str],
+    weights: Sequence[float] | None = None,
 ) -> FloatArray:
     idf = _idf(featurizer, train)
-    w, b = _fit_binary(_matrix(featurizer, train, idf), list(y), C_INTENT)
+    w, b = _fit_binary(_matrix(featurizer, train, idf), list(y), C_INTENT, weights)
     z = np.asarray(_matrix(featurizer, test, idf) @ w).ravel() + b[0]
     return sigmoid(z.astype(np.float32).reshape(-1, 1))[:, 0]
 
 
-def _inner_blends(texts: list[str], embs: Sequence[FloatArray], y: list[bool], featurizer: HashedNgrams) -> list[float]:
+@dataclass(frozen=True)
+class AlwaysIn:
+    """Rows every fold trains on and none scores, at ``weight`` each: the weak complaint labels
+    (``train.weak_complaints``). ``embs``: their vectors per dense input, row for row (empty: the
+    dense fits leave them out)."""
+
+    texts: list[str]
+    y: npt.NDArray[np.bool_]
+    weight: float
+    embs: list[FloatArray] = field(default_factory=list)
+
+    def fit_predict_sparse(
+        self, featurizer: HashedNgrams, texts: Sequence[str], y: Sequence[bool], test: Sequence[str]
+    ) -> FloatArray:
+        weights = [1.0] * len(texts) + [self.weight] * len(self.texts)
+        return _sparse_fit_predict(featurizer, list(texts) + self.texts, list(y) + self.y.tolist(), test, weights)
+
+    def fit_predict_dense(self, k: int, x: FloatArray, y: Sequence[bool], x_test: FloatArray) -> FloatArray:
+        if not self.texts or not self.embs:
+            return _dense_fit_predict(x, y, x_test)
+        weights = [1.0] * len(x) + [self.weight] * len(self.texts)
+        return _dense_fit_predict(np.vstack([x, self.embs[k]]), list(y) + self.y.tolist(), x_test, weights)
+
+
+def _inner_blends(
+    texts: list[str], embs: Sequence[FloatArray], y: list[bool], featurizer: HashedNgrams, always: AlwaysIn
+) -> list[float]:
     """One blend weight per embedding, each chosen by 5-fold CV inside the training folds."""
     y_arr = np.asarray(y)
     p_fast = np.zeros(len(y), np.float32)
     p_dense = [np.zeros(len(y), np.float32) for _ in embs]
     for test in _folds(len(y)):
         train = np.setdiff1d(np.arange(len(y)), test)
-        p_fast[test] = _sparse_fit_predict(
+        p_fast[test] = always.fit_predict_sparse(
             featurizer, [texts[i] for i in train], y_arr[train].tolist(), [texts[i] for i in test]
         )
-        for emb, out in zip(embs, p_dense, strict=True):
-            out[test] = _dense_fit_predict(emb[train], y_arr[train].tolist(), emb[test])
+        for k, (emb, out) in enumerate(zip(embs, p_dense, strict=True)):
+            out[test] = always.fit_predict_dense(k, emb[train], y_arr[train].tolist(), emb[test])
     target = y_arr.astype(np.int64)
     return [_choose_blend(target, p_fast[:, None], pd[:, None], 1) for pd in p_dense]
 
@@ -107,6 +142,7 @@ def complaint_cv(
     pool: Sequence[str] = (),
     cascade: CascadeCV | None = None,
     words: WordVectors | None = None,
+    weak: Sequence[Labelled] = (),
 ) -> dict[str, Any]:
     """5-fold CV on the complaint tweets; returns F1, precision, recall, accuracy (and blend weights).
 
@@ -114,7 +150,10 @@ def complaint_cv(
     training folds' embeddings labels the pool (minus the test fold's tweets). With ``cascade``
     (accurate only), each fold also fits the stage-1 model and routes as the triager does. With
     ``words`` (fast only), the n-gram column is blended with a head on those word vectors, as
-    fast mode's word heads do (``train.fit_word_heads``).
+    fast mode's word heads do (``train.fit_word_heads``). ``weak`` complaint labels join every
+    fold's training rows as in ``townsquare train``: the n-gram column's always; fast's word head
+    through a German copy of its inputs; accurate's embedding heads if
+    ``train.WEAK_COMPLAINTS_IN_EMBEDDING_HEADS``.
     """
     featurizer = HashedNgrams()
     texts = [r.text for r in rows]
@@ -123,6 +162,15 @@ def complaint_cv(
     dense: Embedder | None = cache if accurate else WordEmbedder(words) if words is not None else None
     emb = dense.embed(texts) if dense is not None else None
     emb1 = cache.embed(texts, only=cascade.cheap) if accurate and cascade is not None else None
+    weak_texts = [r.text for r in weak]
+    always = AlwaysIn(weak_texts, np.array([bool(r.complaint) for r in weak], dtype=bool), WEAK_COMPLAINT_WEIGHT)
+    if dense is not None and emb is not None and weak_texts and not accurate:  # fast's word head: a German copy
+        emb = with_german_copy(emb, [r.language or "" for r in rows])
+        always.embs.append(with_german_copy(dense.embed(weak_texts), [r.language or "" for r in weak]))
+    elif emb is not None and weak_texts and train_module.WEAK_COMPLAINTS_IN_EMBEDDING_HEADS:
+        always.embs.append(cache.embed(weak_texts))
+        if emb1 is not None and cascade is not None:
+            always.embs.append(cache.embed(weak_texts, only=cascade.cheap))
     pred = np.zeros(len(rows), dtype=bool)
     routed = np.zeros(len(rows), dtype=bool)
     blends: list[float] = []
@@ -135,14 +183,17 @@ def complaint_cv(
             idf = _idf(featurizer, tr_texts + [t for t in pool if t not in held])
             p = distilled_fit_predict(featurizer, idf, tr_texts, y[train].astype(np.int64), pool, cache, te_texts)
         else:
-            p = _sparse_fit_predict(featurizer, tr_texts, y[train].tolist(), te_texts)
+            p = always.fit_predict_sparse(featurizer, tr_texts, y[train].tolist(), te_texts)
         if emb is not None:
             embs = [emb] if emb1 is None else [emb, emb1]
-            betas = _inner_blends(tr_texts, [e[train] for e in embs], y[train].tolist(), featurizer)
+            betas = _inner_blends(tr_texts, [e[train] for e in embs], y[train].tolist(), featurizer, always)
             blends.append(betas[0])
-            full = betas[0] * _dense_fit_predict(emb[train], y[train].tolist(), emb[test]) + (1 - betas[0]) * p
+            full = betas[0] * always.fit_predict_dense(0, emb[train], y[train].tolist(), emb[test]) + (1 - betas[0]) * p
             if emb1 is not None and cascade is not None:
-                p1 = betas[1] * _dense_fit_predict(emb1[train], y[train].tolist(), emb1[test]) + (1 - betas[1]) * p
+                p1 = (
+                    betas[1] * always.fit_predict_dense(1, emb1[train], y[train].tolist(), emb1[test])
+                    + (1 - betas[1]) * p
+                )
                 go = np.abs(p1 - 0.5) * 2 < cascade.complaint_margin
                 if cascade.also_full is not None:
                     go |= cascade.also_full[test]
@@ -171,6 +222,7 @@ def intent_cv(
     blend: float | dict[str, float] = 0.5,
     pool: Sequence[str] = (),
     words: WordVectors | None = None,
+    weak: Sequence[Labelled] = (),
 ) -> tuple[dict[str, dict[str, Report]], dict[str, float]]:
     """5-fold CV over the real posts of the intent set.
 
@@ -193,7 +245,11 @@ def intent_cv(
         train_rows = [r for i, r in enumerate(real) if i not in test_set] + written
         test_rows = [real[i] for i in sorted(test_set)]
         held = {r.text for r in test_rows}
-        ts = TrainingSet(intents=train_rows, complaint=[c for c in complaints if c.text not in held])
+        ts = TrainingSet(
+            intents=train_rows,
+            complaint=[c for c in complaints if c.text not in held],
+            weak_complaint=[r for r in weak if r.text not in held],
+        )
         idf = _idf(featurizer, [r.text for r in train_rows + ts.complaint])
         fold_pool = None
         if pool:
@@ -202,9 +258,11 @@ def intent_cv(
         x = _matrix(featurizer, [r.text for r in test_rows], idf)
         probs = {name: sigmoid(np.asarray(x @ w, dtype=np.float32) + b) for name, (w, b) in heads.items()}
         if accurate:
-            probs = _blend_dense(ts, test_rows, probs, cache, blend)
+            probs = _blend_dense(
+                ts, test_rows, probs, cache, blend, train_module.WEAK_COMPLAINTS_IN_EMBEDDING_HEADS, False
+            )
         elif words is not None:
-            probs = _blend_dense(ts, test_rows, probs, WordEmbedder(words), blend)
+            probs = _blend_dense(ts, test_rows, probs, WordEmbedder(words), blend, True, True)
         for k, i in enumerate(sorted(test_set)):
             predictions[i] = (
                 INTENTS[int(np.argmax(probs["intent"][k]))],
@@ -240,8 +298,13 @@ def _blend_dense(
     probs: dict[str, npt.NDArray[np.float32]],
     cache: Embedder,
     blend: float | dict[str, float],
+    with_always: bool,
+    german_copy: bool,
 ) -> dict[str, npt.NDArray[np.float32]]:
-    from .train import small_head_tasks
+    """The dense columns fitted on ``ts`` (``with_always``: and a column's ``always_rows`` at their
+    weight, read through a German copy of the inputs with ``german_copy``, as fast mode's word
+    heads read them) and blended into ``probs`` for ``test_rows``."""
+    from .train import always_rows, small_head_tasks
 
     blends = blend if isinstance(blend, dict) else dict.fromkeys(("intent", "spam", "needs_reply"), blend)
     test_emb = cache.embed([r.text for r in test_rows])
@@ -250,8 +313,17 @@ def _blend_dense(
         if len(set(y)) < 2:
             cols[name] = np.full(len(test_rows), 1.0 if y[0] else 0.0, np.float32)
             continue
-        emb = cache.embed([r.text for r in rows])
-        cols[name] = _dense_fit_predict(emb, y, test_emb)
+        weak = always_rows(ts, name) if with_always else []
+        if not weak:
+            cols[name] = _dense_fit_predict(cache.embed([r.text for r in rows]), y, test_emb)
+            continue
+        train_rows = list(rows) + weak
+        emb, x_test = cache.embed([r.text for r in train_rows]), test_emb
+        if german_copy:
+            emb = with_german_copy(emb, [r.language or "" for r in train_rows])
+            x_test = with_german_copy(test_emb, [r.language or "" for r in test_rows])
+        weights = [1.0] * len(rows) + [WEAK_COMPLAINT_WEIGHT] * len(weak)
+        cols[name] = _dense_fit_predict(emb, list(y) + [bool(r.complaint) for r in weak], x_test, weights)
     out = dict(probs)
     dense_intent = np.stack([cols[i] for i in INTENTS], axis=1)
     out["intent"] = (blends["intent"] * dense_intent + (1 - blends["intent"]) * probs["intent"]).astype(np.float32)

@@ -30,7 +30,13 @@ import numpy.typing as npt
 from .features import HashedNgrams, weigh
 from .linear import FloatArray, HeadSlice, dequantize, probabilities, sigmoid, softmax, sparse_scores
 from .schema import INTENTS
-from .sentiment_inputs import LEXICON_LANGUAGE, lexicon_stack_inputs, sentiment_inputs, word_stack_inputs
+from .sentiment_inputs import (
+    LEXICON_LANGUAGE,
+    lexicon_stack_inputs,
+    sentiment_inputs,
+    with_german_copy,
+    word_stack_inputs,
+)
 from .word_vectors import WordVectors
 
 MODELS_DIR = Path(__file__).parent / "models"
@@ -262,6 +268,9 @@ class DenseHead:
     # The head reads ``sentiment_inputs`` (language copies + English lexicon) instead of the bare
     # embedding; see ``sentiment_inputs.py``.
     language_inputs: bool = False
+    # The head reads ``[emb, emb·is_de]`` (``with_german_copy``): fast mode's intent word head,
+    # whose complaint column learnt German from weak labels through the copy.
+    german_copy: bool = False
     # A blend and decision biases of their own for posts in these languages (the others get
     # ``blend`` and ``log_bias``): German training rows are mostly GermEval, whose classes are
     # balanced unlike XLM-T's, and the fast head helps less on English than elsewhere.
@@ -315,6 +324,7 @@ def _heads(arrays: dict[str, npt.NDArray[Any]], specs: list[dict[str, Any]], pre
             blend=float(h["blend"]),
             log_bias=np.asarray(h["log_bias"], dtype=np.float32) if h.get("log_bias") is not None else None,
             language_inputs=bool(h.get("language_inputs", False)),
+            german_copy=bool(h.get("german_copy", False)),
             by_language={
                 code: (float(v["blend"]), np.asarray(v["log_bias"], dtype=np.float32))
                 for code, v in (h.get("by_language") or {}).items()
@@ -448,5 +458,7 @@ def _refine(
             if with_language is None:
                 with_language = sentiment_inputs(emb, posts.texts, posts.languages)
             x = with_language
+        elif head.german_copy:
+            x = with_german_copy(emb, posts.languages)
         out[head.name] = head.blend_with(fast[head.name], x, posts.languages)
     return out

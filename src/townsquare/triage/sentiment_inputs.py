@@ -89,3 +89,8 @@ def word_stack_inputs(
     return np.hstack([np.log(np.maximum(p_fast, 1e-6)), sentiment_inputs(word_emb, texts, languages)]).astype(
         np.float32
     )
+
+
+def with_german_copy(emb: FloatArray, languages: Sequence[str]) -> FloatArray:
+    """``[emb, emb·is_de]``: shared weights plus a German correction."""
+    return np.hstack([emb, emb * (np.asarray(languages) == "de")[:, None]]).astype(np.float32)

@@ -12,7 +12,7 @@ import json
 import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,7 +28,13 @@ from .language import LANGUAGE_FILE, FastTextLid, clean_for_language, combine
 from .linear import FloatArray, quantize, sigmoid
 from .models import ACCURATE_FILE, ENCODER_PROBE_TEXTS, FAST_FILE, WORD_HEAD_PREFIX, apply_log_bias, margin
 from .schema import INTENTS, SENTIMENTS
-from .sentiment_inputs import LEXICON_LANGUAGE, lexicon_stack_inputs, sentiment_inputs, word_stack_inputs
+from .sentiment_inputs import (
+    LEXICON_LANGUAGE,
+    lexicon_stack_inputs,
+    sentiment_inputs,
+    with_german_copy,
+    word_stack_inputs,
+)
 from .word_vectors import WordVectors
 
 # Inverse regularization strengths, chosen by cross-validation on the training splits
@@ -42,6 +48,15 @@ C_DENSE = 1.0
 # 0.3 and 0.5 none won clearly (docs/triage.md, "What we tried for sentiment").
 C_DENSE_SENTIMENT = 0.3
 POOL_WEIGHT = 1.0  # weight of a fully confident teacher label relative to a gold label
+# GermEval's posts outside our intent set, a complaint when negative: weak German complaint
+# labels (our set has 40 German complaints, the complaint tweets none). The complaint column
+# always trains on them at this weight and no CV scores them; fast mode's word head reads them
+# through a German copy of its inputs, so they teach German without moving the English weights
+# (docs/triage.md, "German complaints").
+WEAK_COMPLAINT_WEIGHT = 0.3
+# Whether the accurate model's complaint heads (USE, e5) train on them too, or only the n-gram
+# column they blend with: see docs/triage.md.
+WEAK_COMPLAINTS_IN_EMBEDDING_HEADS = False
 BLEND_GRID = tuple(round(0.1 * k, 1) for k in range(11))
 BIAS_GRID = tuple(round(0.1 * k, 1) for k in range(-10, 11))
 SENTIMENT_BIAS = True  # tune per-class decision biases for sentiment (5-fold CV on the training data)
@@ -81,6 +96,7 @@ class TrainingSet:
     language: list[Labelled] = field(default_factory=list)
     complaint: list[Labelled] = field(default_factory=list)
     intents: list[Labelled] = field(default_factory=list)
+    weak_complaint: list[Labelled] = field(default_factory=list)  # see ``weak_complaints``
 
     def sizes(self) -> dict[str, int]:
         return {k: len(v) for k, v in vars(self).items()}
@@ -124,6 +140,9 @@ def collect(data_dir: Path | None, extra: Sequence[Path] = (), limit: int | None
     ts.intents += [r for r in own if r.intents is not None]
     ts.sentiment += [r for r in own if r.sentiment is not None]
     ts.complaint += [r for r in own if r.complaint is not None]
+    if data_dir is not None:
+        germeval = _limit(datasets.germeval(data_dir), limit, lambda r: r.source)
+        ts.weak_complaint += weak_complaints(germeval, (r.text for r in own))
     if not ts.sentiment or not ts.language:
         raise ValueError("no sentiment/language training data: pass --data with the shared data folder")
     return ts
@@ -179,6 +198,22 @@ def complaint_rows(ts: TrainingSet) -> list[Labelled]:
             seen.add(r.text)
             rows.append(r)
     return rows
+
+
+def weak_complaints(rows: Iterable[Labelled], exclude: Iterable[str] = ()) -> list[Labelled]:
+    """Sentiment-labelled customer feedback as weak complaint labels: negative = complaint. Texts
+    in ``exclude`` (those with gold intent labels) are left out."""
+    skip = set(exclude)
+    return [
+        replace(r, complaint=r.sentiment == "negative", source=f"{r.source}:weak")
+        for r in rows
+        if r.sentiment is not None and r.text not in skip
+    ]
+
+
+def always_rows(ts: TrainingSet, column: str) -> list[Labelled]:
+    """Rows that ``column`` always trains on (at ``WEAK_COMPLAINT_WEIGHT``) and no CV scores."""
+    return ts.weak_complaint if column == "complaint" else []
 
 
 def small_head_tasks(ts: TrainingSet) -> list[tuple[str, list[Labelled], list[bool]]]:
@@ -263,6 +298,10 @@ def fit_small_heads(
             texts += pool.texts
             labels += (p >= 0.5).tolist()
             weights += (np.abs(p - 0.5) * 2 * POOL_WEIGHT).tolist()
+        weak = always_rows(ts, name)
+        texts += [r.text for r in weak]
+        labels += [bool(r.complaint) for r in weak]
+        weights += [WEAK_COMPLAINT_WEIGHT] * len(weak)
         fitted[name] = _fit_binary(_matrix(featurizer, texts, idf), labels, C_INTENT, weights)
     out = [
         (
@@ -665,6 +704,27 @@ def decision_bias(p: FloatArray, y: npt.NDArray[np.int64], grid: Sequence[float]
     return best
 
 
+@dataclass(frozen=True)
+class Extra:
+    """Rows a fit always adds to its own (``always_rows``), CV folds included, and never scores:
+    their features ``x`` (sparse or dense, as the fit's), targets ``y``, at ``weight`` each."""
+
+    x: Any
+    y: npt.NDArray[np.int64]
+    weight: float
+
+
+def _fit_with(model: Any, x: Any, y: npt.NDArray[np.int64], extra: Extra | None) -> Any:
+    """``model`` fitted on ``x, y`` and, at their weight, the ``extra`` rows."""
+    if extra is None or not len(extra.y):
+        return model.fit(x, y)
+    from scipy import sparse
+
+    stacked = sparse.vstack([x, extra.x]).tocsr() if sparse.issparse(x) else np.vstack([x, extra.x])
+    weights = np.r_[np.ones(len(y)), np.full(len(extra.y), extra.weight)]
+    return model.fit(stacked, np.r_[y, extra.y], sample_weight=weights)
+
+
 def _oof(
     x_sparse: Any,
     embs: Sequence[FloatArray],
@@ -672,8 +732,11 @@ def _oof(
     n_classes: int,
     progress: Callable[[int], None],
     c_dense: float = C_DENSE,
+    extras: Sequence[Extra | None] = (),
 ) -> tuple[FloatArray, list[FloatArray]]:
-    """Out-of-fold probabilities of the fast (sparse) model and of a dense model per embedding, 5 folds."""
+    """Out-of-fold probabilities of the fast (sparse) model and of a dense model per embedding, 5
+    folds; ``extras`` (sparse model first, then per embedding) join every fold's training rows."""
+    extras = list(extras) or [None] * (1 + len(embs))
     width = 1 if n_classes == 2 else n_classes
     p_fast = np.zeros((len(y), width), dtype=np.float32)
     p_dense = [np.zeros((len(y), width), dtype=np.float32) for _ in embs]
@@ -681,10 +744,14 @@ def _oof(
     for test in _folds(len(y)):
         train = np.setdiff1d(np.arange(len(y)), test)
         if len(set(y[train].tolist())) >= 2:
-            for model, xs, out in [(_logreg(c_fast), x_sparse, p_fast)] + [
-                (_logreg(c_dense), e, o) for e, o in zip(embs, p_dense, strict=True)
-            ]:
-                model.fit(xs[train], y[train])
+            for model, xs, out, extra in zip(
+                [_logreg(c_fast)] + [_logreg(c_dense) for _ in embs],
+                [x_sparse, *embs],
+                [p_fast, *p_dense],
+                extras,
+                strict=True,
+            ):
+                _fit_with(model, xs[train], y[train], extra)
                 proba = model.predict_proba(xs[test])
                 out[test] = proba[:, 1:2] if width == 1 else proba
         progress(1)
@@ -723,6 +790,7 @@ def _fit_stage(
     n_classes: int,
     c_dense: float = C_DENSE,
     languages: npt.NDArray[np.str_] | None = None,
+    extra: Extra | None = None,
 ) -> _Fitted:
     """Fit the head on every row; choose its blend and decision biases out of fold. With
     ``languages``, the rows of each of ``BY_LANGUAGE`` get a blend and biases of their own, and the
@@ -731,7 +799,7 @@ def _fit_stage(
         w = np.zeros((emb.shape[1], 1), np.float32)
         b = np.array([8.0 if y[0] else -8.0], np.float32)
     else:
-        clf = _logreg(c_dense).fit(emb, y)
+        clf = _fit_with(_logreg(c_dense), emb, y, extra)
         w, b = clf.coef_.T.astype(np.float32), clf.intercept_.astype(np.float32)
     own = [c for c in BY_LANGUAGE if languages is not None and _enough_rows(y[languages == c], n_classes)]
     if languages is None or not own:
@@ -827,6 +895,7 @@ def fit_stages(
     cache: EmbeddingCache,
     cheap: Sequence[str] = (),
     advance: Callable[[int], None] = lambda n: None,
+    always: Sequence[Labelled] = (),
 ) -> list[_Fitted]:
     """One head fitted for the full model and, with ``cheap`` encoders, for the cascade's first
     stage too, each with its blend and biases chosen out of fold (5 folds; ``advance`` per fold).
@@ -842,8 +911,19 @@ def fit_stages(
         groups = np.asarray(languages)
     x_sparse = _matrix(featurizer, texts, idf)
     n_classes = 2 if len(labels) == 1 else len(labels)
-    p_fast, p_dense = _oof(x_sparse, embs, y, n_classes, advance, c_dense)
-    return [_fit_stage(y, emb, p_fast, pd_, n_classes, c_dense, groups) for emb, pd_ in zip(embs, p_dense, strict=True)]
+    extras: list[Extra | None] = [None] * (1 + len(embs))
+    if always:  # one-column heads only (the complaint column's weak rows)
+        always_texts = [r.text for r in always]
+        always_y = np.array([bool(r.complaint) for r in always], dtype=np.int64)
+        extras[0] = Extra(_matrix(featurizer, always_texts, idf), always_y, WEAK_COMPLAINT_WEIGHT)
+        if WEAK_COMPLAINTS_IN_EMBEDDING_HEADS:
+            only = [None] + ([cheap] if cheap else [])
+            extras[1:] = [Extra(cache.embed(always_texts, only=o), always_y, WEAK_COMPLAINT_WEIGHT) for o in only]
+    p_fast, p_dense = _oof(x_sparse, embs, y, n_classes, advance, c_dense, extras)
+    return [
+        _fit_stage(y, emb, p_fast, pd_, n_classes, c_dense, groups, extra)
+        for emb, pd_, extra in zip(embs, p_dense, extras[1:], strict=True)
+    ]
 
 
 def fit_word_heads(
@@ -860,13 +940,24 @@ def fit_word_heads(
     that choice is the distilled column that ships (``fit_small_heads``), its teacher refitted
     per fold: against the plain n-gram column the blend over-trusted the word heads where
     distillation had done most (spam F1 in CV 0.787 -> 0.744 at the plain column's blend 0.6).
-    In 5-fold CV complaint F1 on the complaint tweets went 0.772 -> 0.800 (docs/triage.md)."""
+    In 5-fold CV complaint F1 on the complaint tweets went 0.772 -> 0.800 (docs/triage.md).
+    The complaint column's weak German rows (``always_rows``) join every fold and the final fit,
+    read through a German copy of the word vectors; the intent head then reads that copy, the
+    other intent columns with zero weights for it."""
     fitted: dict[str, _Fitted] = {}
     for column, rows, targets in small_head_tasks(ts):
         key = column if column in ("spam", "needs_reply") else f"intent:{column}"
         texts = [r.text for r in rows]
         y = np.array(targets, dtype=np.int64)
         emb = words.embed(texts)
+        weak = always_rows(ts, column)
+        weak_y = np.array([bool(r.complaint) for r in weak], dtype=np.int64)
+        weak_emb = np.zeros((0, emb.shape[1]), np.float32)
+        if weak:  # the weak rows are German: a German copy keeps them off the shared weights
+            emb = with_german_copy(emb, [r.language or "" for r in rows])
+            weak_emb = with_german_copy(words.embed([r.text for r in weak]), [r.language or "" for r in weak])
+        dense_extra = Extra(weak_emb, weak_y, WEAK_COMPLAINT_WEIGHT)
+        sparse_extra = Extra(_matrix(featurizer, [r.text for r in weak], idf), weak_y, WEAK_COMPLAINT_WEIGHT)
         distilled = pool is not None and cache is not None and bool(pool.texts) and column != "complaint"
         p_fast = np.zeros((len(y), 1), np.float32)
         p_dense = np.zeros((len(y), 1), np.float32)
@@ -874,7 +965,8 @@ def fit_word_heads(
             train = np.setdiff1d(np.arange(len(y)), test)
             if len(set(y[train].tolist())) < 2:
                 continue
-            p_dense[test, 0] = _logreg(C_DENSE).fit(emb[train], y[train]).predict_proba(emb[test])[:, 1]
+            dense = _fit_with(_logreg(C_DENSE), emb[train], y[train], dense_extra)
+            p_dense[test, 0] = dense.predict_proba(emb[test])[:, 1]
             train_texts, test_texts = [texts[i] for i in train], [texts[i] for i in test]
             if distilled:
                 assert pool is not None and cache is not None
@@ -882,12 +974,21 @@ def fit_word_heads(
                     featurizer, idf, train_texts, y[train], pool.texts, cache, test_texts
                 )
             else:
-                w, b = _fit_binary(_matrix(featurizer, train_texts, idf), y[train].tolist(), C_INTENT)
-                p_fast[test, 0] = sigmoid(np.asarray(_matrix(featurizer, test_texts, idf) @ w) + b)[:, 0]
-        w, b = _fit_binary(emb, y.tolist(), C_DENSE)  # a constant column when y has one class
+                ngrams = _fit_with(_logreg(C_INTENT), _matrix(featurizer, train_texts, idf), y[train], sparse_extra)
+                p_fast[test, 0] = ngrams.predict_proba(_matrix(featurizer, test_texts, idf))[:, 1]
+        # a constant column when y has one class
+        weights = [1.0] * len(y) + [WEAK_COMPLAINT_WEIGHT] * len(weak)
+        w, b = _fit_binary(np.vstack([emb, weak_emb]), y.tolist() + weak_y.tolist(), C_DENSE, weights)
         blend = _choose_blend(y, p_fast, p_dense, 1)
         fitted[key] = _Fitted(w, b, blend, None, (blend * p_dense + (1 - blend) * p_fast).astype(np.float32))
-    return _small_head_arrays(fitted, WORD_HEAD_PREFIX)
+    if any(f.weights.shape[0] == 2 * words.dims for f in fitted.values()):
+        for key, f in fitted.items():  # the intent columns without a German copy: zero weights for it
+            if key.startswith("intent:") and f.weights.shape[0] == words.dims:
+                f.weights = np.vstack([f.weights, np.zeros_like(f.weights)])
+    heads, arrays = _small_head_arrays(fitted, WORD_HEAD_PREFIX)
+    for head in heads:  # the head reads ``[emb, emb·is_de]`` (``with_german_copy``)
+        head["german_copy"] = arrays[f"{WORD_HEAD_PREFIX}W_{head['name']}"].shape[0] == 2 * words.dims
+    return heads, arrays
 
 
 def distilled_fit_predict(
@@ -950,7 +1051,8 @@ def train_accurate(
 
     stages: list[dict[str, _Fitted]] = [{}, {}] if cascade else [{}]
     for name, labels, rows, y in tasks:
-        fitted = fit_stages(name, labels, rows, y, featurizer, idf, cache, cheap if cascade else (), advance)
+        always = always_rows(ts, name.removeprefix("intent:"))
+        fitted = fit_stages(name, labels, rows, y, featurizer, idf, cache, cheap if cascade else (), advance, always)
         for stage, head in zip(stages, fitted, strict=True):
             stage[name] = head
         advance(1)
