@@ -4,21 +4,26 @@ mode's word head reads them through a German copy of its inputs (``DenseHead.ger
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
 from townsquare.triage.data import Labelled
 from townsquare.triage.features import HashedNgrams, document_frequency
-from townsquare.triage.models import DenseHead, Posts, _refine
+from townsquare.triage.linear import FloatArray
+from townsquare.triage.models import DenseHead, Encoder, Posts, _refine
 from townsquare.triage.schema import INTENTS
 from townsquare.triage.train import (
     WEAK_COMPLAINT_WEIGHT,
+    EmbeddingCache,
     Extra,
     TrainingSet,
     _matrix,
     _oof,
     always_rows,
     fit_small_heads,
+    fit_stages,
     weak_complaints,
 )
 
@@ -116,3 +121,51 @@ def test_a_head_with_a_german_copy_reads_the_correction_for_german_posts_only() 
     out = _refine((head,), fast, emb, Posts(["a", "b"], ["en", "de"]))["complaint"][:, 0]
     assert out[0] == pytest.approx(1 / (1 + np.exp(-1.0)))
     assert out[1] == pytest.approx(1 / (1 + np.exp(-5.0)))
+
+
+class _BrokenEncoder(Encoder):
+    """Knows whether a text says "kaputt" (German for broken): all the weak rows teach."""
+
+    dim = 2
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def _load(self) -> Any:
+        return object()
+
+    def _encode(self, texts: list[str]) -> FloatArray:
+        hit = np.array(["kaputt" in t for t in texts], dtype=np.float32)
+        return np.stack([hit, 1.0 - hit], axis=1)
+
+
+def test_the_accurate_complaint_heads_take_the_weak_rows_only_when_switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The n-gram side of the blend choice always trains on them; the embedding heads only with
+    ``WEAK_COMPLAINTS_IN_EMBEDDING_HEADS`` (off as shipped: no gain in the accurate CV)."""
+    from townsquare.triage import train as train_module
+    from townsquare.triage import triager as triager_module
+
+    monkeypatch.setattr(triager_module, "_encoders", {"use": _BrokenEncoder("use"), "e5": _BrokenEncoder("e5")})
+    ts = _complaint_set([])
+    rows = ts.complaint
+    y = np.array([bool(r.complaint) for r in rows], dtype=np.int64)
+    weak = weak_complaints(
+        [_germeval(f"Automat {i} kaputt", "negative") for i in range(10)]
+        + [_germeval(f"Automat {i} geht", "neutral") for i in range(10)]
+    )
+    featurizer = HashedNgrams()
+    texts = [r.text for r in rows + weak]
+    ids, offsets = featurizer.transform(texts)
+    idf = document_frequency(ids, offsets, featurizer.n_buckets)
+    cache = EmbeddingCache(None, ("use", "e5"))
+
+    def heads(switch: bool, always: list[Labelled]) -> list[Any]:
+        monkeypatch.setattr(train_module, "WEAK_COMPLAINTS_IN_EMBEDDING_HEADS", switch)
+        return fit_stages("intent:complaint", ("complaint",), rows, y, featurizer, idf, cache, ("use",), always=always)
+
+    plain, off, on = heads(False, []), heads(False, weak), heads(True, weak)
+    for a, b in zip(plain, off, strict=True):  # switched off: the embedding heads are as without them
+        assert np.allclose(a.weights, b.weights) and np.allclose(a.bias, b.bias)
+    for a, b in zip(plain, on, strict=True):  # switched on: "kaputt" now means complaint to them
+        assert b.weights[0, 0] - b.weights[1, 0] > a.weights[0, 0] - a.weights[1, 0] + 0.5
