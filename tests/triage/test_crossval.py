@@ -4,13 +4,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.triage.fake_encoders import FunctionEncoder, knows_words
 
 from townsquare.triage import triager as triager_module
 from townsquare.triage.crossval import complaint_cv, intent_cv, sentiment_cascade_cv
 from townsquare.triage.data import Labelled, intent_set
 from townsquare.triage.features import HashedNgrams, document_frequency
 from townsquare.triage.linear import FloatArray
-from townsquare.triage.models import Encoder
 from townsquare.triage.train import EmbeddingCache
 
 
@@ -26,7 +26,8 @@ def test_intent_cv_scores_only_real_posts() -> None:
     assert reports["intent"]["all"].accuracy <= extra["lenient_intent_accuracy"] + 1e-9
 
 
-def test_complaint_cv_on_a_small_set() -> None:
+def _complaint_rows() -> list[Labelled]:
+    """30 English rows of the complaint tweets' kind, each text made unique by its number."""
     texts = [
         ("my parcel never arrived, useless", True),
         ("what time do you open?", False),
@@ -35,35 +36,27 @@ def test_complaint_cv_on_a_small_set() -> None:
         ("worst support ever, still waiting", True),
         ("can I pay by card?", False),
     ] * 5
-    rows = [Labelled(text=f"{t} #{i}", source="t", complaint=c) for i, (t, c) in enumerate(texts)]
-    result = complaint_cv(rows)
+    return [Labelled(text=f"{t} #{i}", source="t", language="en", complaint=c) for i, (t, c) in enumerate(texts)]
+
+
+def test_complaint_cv_on_a_small_set() -> None:
+    result = complaint_cv(_complaint_rows())
     assert result["n"] == 30
     assert 0.0 <= result["f1"] <= 1.0
     assert result["f1"] > 0.5
 
 
-class _RowEncoder(Encoder):
+def _row_class(texts: list[str]) -> FloatArray:
     """e5 "knows" a row's class from its number (one-hot of number % 3); USE knows nothing."""
-
-    dim = 3
-
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
-
-    def _load(self) -> Any:
-        return object()
-
-    def _encode(self, texts: list[str]) -> FloatArray:
-        out = np.zeros((len(texts), 3), dtype=np.float32)
-        if self.name == "e5":
-            out[np.arange(len(texts)), [int(t.split()[-1]) % 3 for t in texts]] = 1.0
-        return out
+    out = np.zeros((len(texts), 3), dtype=np.float32)
+    out[np.arange(len(texts)), [int(t.split()[-1]) % 3 for t in texts]] = 1.0
+    return out
 
 
 def test_sentiment_cascade_cv_routes_by_stage_one_doubt(monkeypatch: pytest.MonkeyPatch) -> None:
     """With no row routed the cascade is stage 1, with every row routed it is the full model."""
-    monkeypatch.setattr(triager_module, "_encoders", {"use": _RowEncoder("use"), "e5": _RowEncoder("e5")})
+    use = FunctionEncoder("use", 3, lambda texts: np.zeros((len(texts), 3), np.float32))
+    monkeypatch.setattr(triager_module, "_encoders", {"use": use, "e5": FunctionEncoder("e5", 3, _row_class)})
     labels = ("negative", "neutral", "positive")
     rows = [
         Labelled(text=f"row {n}", source="xlmt-train", language=lang, sentiment=labels[n % 3])
@@ -84,27 +77,14 @@ def test_sentiment_cascade_cv_routes_by_stage_one_doubt(monkeypatch: pytest.Monk
     assert none.stage1["en"] <= half.cascade["en"] <= every.full["en"]
 
 
-class _TopicEncoder(Encoder):
-    """Knows one thing: whether a text speaks of something broken or refunded (the teacher's view)."""
-
-    name = "e5"
-    dim = 2
-
-    def _load(self) -> Any:
-        return object()
-
-    def _encode(self, texts: list[str]) -> FloatArray:
-        hit = np.array([any(w in t for w in ("broken", "refund")) for t in texts], dtype=np.float32)
-        return np.stack([hit, 1.0 - hit], axis=1)
-
-
 def test_distillation_teaches_the_ngram_column_words_only_the_pool_has(monkeypatch: pytest.MonkeyPatch) -> None:
     """``distilled_fit_predict`` (the fast columns as ``townsquare train`` fits them, used by the
     word heads' blend and the CV): the teacher labels the pool, so the n-gram column learns
     "refund" from unlabelled posts; the test texts never enter the pool."""
     from townsquare.triage.train import distilled_fit_predict
 
-    monkeypatch.setattr(triager_module, "_encoders", {"e5": _TopicEncoder()})
+    # e5 knows one thing: whether a text speaks of something broken or refunded (the teacher's view)
+    monkeypatch.setattr(triager_module, "_encoders", {"e5": FunctionEncoder("e5", 2, knows_words("broken", "refund"))})
     gold = [f"it arrived broken {n}" for n in range(12)] + [f"when do you open {n}" for n in range(12)]
     y = np.array([1] * 12 + [0] * 12, dtype=np.int64)
     pool = [f"refund my money {n}" for n in range(40)] + [f"nice weather today {n}" for n in range(40)]
@@ -125,15 +105,7 @@ def test_the_cv_blends_fast_modes_word_heads_as_the_weight_file_says() -> None:
 
     words = FastModel.load().words
     assert words is not None
-    texts = [
-        ("my parcel never arrived, useless", True),
-        ("what time do you open?", False),
-        ("broken on arrival and no refund", True),
-        ("love the new store", False),
-        ("worst support ever, still waiting", True),
-        ("can I pay by card?", False),
-    ] * 5
-    rows = [Labelled(text=f"{t} #{i}", source="t", complaint=c) for i, (t, c) in enumerate(texts)]
+    rows = _complaint_rows()
     assert len(complaint_cv(rows, words=words)["blend_per_fold"]) == 5
     assert complaint_cv(rows)["blend_per_fold"] == []
 
@@ -155,21 +127,17 @@ def test_weak_complaints_train_every_fold_and_are_never_scored() -> None:
     from townsquare.triage.train import weak_complaints
 
     words = FastModel.load().words
-    texts = [
-        ("my parcel never arrived, useless", True),
-        ("what time do you open?", False),
-        ("broken on arrival and no refund", True),
-        ("love the new store", False),
-    ] * 5
-    rows = [Labelled(text=f"{t} #{i}", source="t", language="en", complaint=c) for i, (t, c) in enumerate(texts)]
+    rows = _complaint_rows()
     feedback = [("Zug fällt aus, Verspätung", "negative"), ("Zug fährt pünktlich", "neutral")] * 10
     weak = weak_complaints(
         [Labelled(text=f"{t} {i}", source="g", language="de", sentiment=s) for i, (t, s) in enumerate(feedback)]
     )
     for kwargs in ({}, {"words": words}):
         with_weak = complaint_cv(rows, weak=weak, **kwargs)
-        assert with_weak["n"] == 20
+        assert with_weak["n"] == 30
         assert with_weak["f1"] > 0.5
+    with pytest.raises(ValueError, match="not distilled"):
+        complaint_cv(rows, pool=["a pool post"], weak=weak)
 
     german = [
         Labelled(text=f"Zug fällt aus, Verspätung, Nr. {i}", source="own", language="de", intents=["complaint"])
@@ -180,3 +148,44 @@ def test_weak_complaints_train_every_fold_and_are_never_scored() -> None:
         r.spam, r.needs_reply = False, True
     reports, _ = intent_cv(german, complaints=rows, weak=weak)
     assert reports["intent"]["all"].n == 20
+
+
+def test_the_dense_columns_of_the_intent_cv_learn_german_from_the_weak_rows() -> None:
+    """``_blend_dense`` with the word vectors reads the weak rows through the German copy, as fast
+    mode's word head does: a German complaint the gold rows never showed gains complaint
+    probability; switched off, the weak rows are ignored."""
+    from townsquare.triage.crossval import _blend_dense
+    from townsquare.triage.models import FastModel
+    from townsquare.triage.schema import INTENTS
+    from townsquare.triage.train import TrainingSet, WordEmbedder, weak_complaints
+
+    words = FastModel.load().words
+    assert words is not None
+    intents = [
+        Labelled(text=f"{t} {i}", source="own", language="en", intents=[k], spam=False, needs_reply=k != "other")
+        for i in range(6)
+        for t, k in (("where is my order", "question"), ("nice weather today", "other"))
+    ]
+    feedback = [("Zug fällt aus, wieder Verspätung", "negative"), ("Zug fährt pünktlich ab", "neutral")] * 15
+    weak = weak_complaints(
+        [Labelled(text=f"{t} {i}", source="g", language="de", sentiment=s) for i, (t, s) in enumerate(feedback)]
+    )
+    test = [
+        Labelled(text="Schon wieder Verspätung, der Zug fällt aus", source="own", language="de"),
+        Labelled(text="Der Zug fährt heute pünktlich ab", source="own", language="de"),
+    ]
+    probs = {
+        "intent": np.full((2, len(INTENTS)), 0.5, np.float32),
+        "spam": np.full((2, 1), 0.5, np.float32),
+        "needs_reply": np.full((2, 1), 0.5, np.float32),
+    }
+    blend = dict.fromkeys(("intent", "spam", "needs_reply"), 1.0)
+    ts = TrainingSet(intents=intents, complaint=_complaint_rows(), weak_complaint=weak)
+    column = INTENTS.index("complaint")
+
+    def gap(with_always: bool) -> float:
+        """Complaint probability of the German complaint minus that of the German non-complaint."""
+        p = _blend_dense(ts, test, probs, WordEmbedder(words), blend, with_always, True)["intent"][:, column]
+        return float(p[0] - p[1])
+
+    assert gap(True) > gap(False) + 0.2

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.triage.fake_encoders import FunctionEncoder, knows_words
 
 from townsquare.triage.data import Labelled
 from townsquare.triage.features import HashedNgrams, document_frequency
-from townsquare.triage.linear import FloatArray
-from townsquare.triage.models import DenseHead, Encoder, Posts, _refine
+from townsquare.triage.models import DenseHead, Posts, _refine
 from townsquare.triage.schema import INTENTS
 from townsquare.triage.train import (
     WEAK_COMPLAINT_WEIGHT,
@@ -123,30 +123,15 @@ def test_a_head_with_a_german_copy_reads_the_correction_for_german_posts_only() 
     assert out[1] == pytest.approx(1 / (1 + np.exp(-5.0)))
 
 
-class _BrokenEncoder(Encoder):
-    """Knows whether a text says "kaputt" (German for broken): all the weak rows teach."""
-
-    dim = 2
-
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
-
-    def _load(self) -> Any:
-        return object()
-
-    def _encode(self, texts: list[str]) -> FloatArray:
-        hit = np.array(["kaputt" in t for t in texts], dtype=np.float32)
-        return np.stack([hit, 1.0 - hit], axis=1)
-
-
 def test_the_accurate_complaint_heads_take_the_weak_rows_only_when_switched_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """The n-gram side of the blend choice always trains on them; the embedding heads only with
     ``WEAK_COMPLAINTS_IN_EMBEDDING_HEADS`` (off as shipped: no gain in the accurate CV)."""
     from townsquare.triage import train as train_module
     from townsquare.triage import triager as triager_module
 
-    monkeypatch.setattr(triager_module, "_encoders", {"use": _BrokenEncoder("use"), "e5": _BrokenEncoder("e5")})
+    # both encoders know whether a text says "kaputt" (German for broken): all the weak rows teach
+    encoders = {name: FunctionEncoder(name, 2, knows_words("kaputt")) for name in ("use", "e5")}
+    monkeypatch.setattr(triager_module, "_encoders", encoders)
     ts = _complaint_set([])
     rows = ts.complaint
     y = np.array([bool(r.complaint) for r in rows], dtype=np.int64)

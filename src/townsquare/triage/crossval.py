@@ -155,6 +155,8 @@ def complaint_cv(
     through a German copy of its inputs; accurate's embedding heads if
     ``train.WEAK_COMPLAINTS_IN_EMBEDDING_HEADS``.
     """
+    if pool and weak:
+        raise ValueError("complaint_cv: pool and weak together: the complaint column is not distilled (train.py)")
     featurizer = HashedNgrams()
     texts = [r.text for r in rows]
     y = np.array([bool(r.complaint) for r in rows])
