@@ -3,6 +3,8 @@ word vectors (``train.fit_word_heads``, ``FastModel.refine``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,21 @@ def test_a_fast_model_without_word_heads_answers_with_its_ngram_heads() -> None:
     for name in ("intent", "spam", "needs_reply"):
         assert np.array_equal(out[name], probs[name])
     assert not np.array_equal(out["sentiment"], probs["sentiment"])  # the sentiment stack still runs
+
+
+def test_a_fast_file_whose_word_head_does_not_fit_its_vectors_is_refused_at_load(tmp_path: Path) -> None:
+    """A hand-edited or half-written fast.npz (here: the intent head's German copy flag dropped)
+    gives a clear error naming the head when loaded, not a failed matrix product on the first post."""
+    import json
+
+    from townsquare.triage.models import FAST_FILE, ModelFileError
+
+    with np.load(FAST_FILE, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    config = json.loads(str(arrays["config"]))
+    config["word_heads"][0]["german_copy"] = False
+    arrays["config"] = np.array(json.dumps(config))
+    edited = tmp_path / "fast.npz"
+    np.savez(edited, **arrays)  # type: ignore[arg-type]
+    with pytest.raises(ModelFileError, match="word head 'intent' has 256 input rows, expected 128"):
+        FastModel.load(edited)

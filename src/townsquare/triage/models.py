@@ -51,6 +51,10 @@ class ModelMissingError(RuntimeError):
     """The weight file is not there: run ``townsquare train``."""
 
 
+class ModelFileError(RuntimeError):
+    """The weight file's parts do not fit together (edited by hand, or half written): rebuild it."""
+
+
 class EncoderMismatchError(RuntimeError):
     """The installed encoder gives other vectors than the one the heads were trained on."""
 
@@ -139,6 +143,18 @@ class FastModel:
         arrays = _read_npz(path)
         config = json.loads(str(arrays["config"]))
         words = WordVectors.from_arrays(arrays)
+        word_heads: tuple[DenseHead, ...] = ()
+        if words is not None and "word_heads" in config:
+            word_heads = _heads(arrays, config["word_heads"], WORD_HEAD_PREFIX)
+        for head in word_heads:  # else the first post fails deep in a matrix product
+            assert words is not None
+            expected = words.dims * (2 if head.german_copy else 1)
+            if head.weights.shape[0] != expected:
+                raise ModelFileError(
+                    f"{path}: word head {head.name!r} has {head.weights.shape[0]} input rows, expected {expected} "
+                    f"({words.dims}-dimensional word vectors{', with a German copy' if head.german_copy else ''}); "
+                    "rebuild it with `townsquare train`"
+                )
         return cls(
             featurizer=HashedNgrams(**config["featurizer"]),
             idf=arrays["idf"].astype(np.float32),
@@ -157,9 +173,7 @@ class FastModel:
             ),
             digest=weights_digest(path),
             words=words,
-            word_heads=_heads(arrays, config["word_heads"], WORD_HEAD_PREFIX)
-            if words is not None and "word_heads" in config
-            else (),
+            word_heads=word_heads,
         )
 
     def head(self, name: str) -> HeadSlice:
