@@ -72,7 +72,7 @@ class Settings(BaseSettings):
         ge=0.0,
         le=1.0,
         description="Accurate triage: about this share of posts goes on to e5 by sentiment doubt (more: better "
-        "sentiment, fewer posts per second; docs/triage.md has the chart). Unset: the model's own (15 %).",
+        "sentiment, fewer posts per second; docs/triage.md has the chart). Unset: the model's own (25 %).",
     )
     personal_data_patterns: dict[str, str] = Field(
         default={},

