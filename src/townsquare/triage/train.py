@@ -76,7 +76,7 @@ MIN_ROWS_BY_LANGUAGE = 300  # fewer (a company's small labelled set): the shared
 # at 15 %, 0.686 at 25 %, 0.709 at all; docs/triage.md, "How much goes to e5"), so the share is
 # what the throughput target allows on a slow CPU. With e5 in numpy, 25 % kept only 1.0-1.1x the
 # issue's 100 posts/s on an AVX2-only machine and the share was 15 %; e5 in 8 bits on ONNX
-# Runtime (``e5_onnx``) takes 2.5x less time, so 25 % now costs less e5 time per post than 15 %
+# Runtime (``e5_onnx``) takes 2.4x less time, so 25 % now costs less e5 time per post than 15 %
 # did. Faster machines can send more (setting ``triage_e5_share``).
 CASCADE_ENCODERS: tuple[str, ...] = ("use",)
 CASCADE_SENTIMENT_QUANTILE = 0.25
