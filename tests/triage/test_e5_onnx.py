@@ -73,3 +73,9 @@ def test_weights_fit_7_bits_so_no_cpu_saturates_a_pair_of_products(numpy_e5: E5L
     assert len(weights) == 4 * 12
     # uint8 (<= 255) x int8 pairs summed in int16 by AVX2's vpmaddubsw: 2 x 255 x 63 < 32767
     assert max(int(np.abs(w.astype(np.int32)).max()) for w in weights) == WEIGHT_LEVELS == 63
+
+
+def test_empty_and_odd_texts_give_finite_unit_vectors(int8_e5: E5Onnx) -> None:
+    vectors = int8_e5.encode(["", "   ", "\x00\u200b", "🙂" * 600])
+    assert np.isfinite(vectors).all()
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

@@ -251,17 +251,26 @@ class E5Layers:
         batches, and the matrix products on it most of the work."""
         return self._pooled_tokens([self.token_ids(t) for t in texts], layers)
 
-    def _pooled_tokens(self, tokens: Sequence[list[int]], layers: Sequence[int]) -> dict[int, FloatArray]:
-        if not tokens or not layers:
+    def _embedded(self, tokens: Sequence[list[int]]) -> tuple[FloatArray, npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+        """The layers' input: every token's embedding after the embedding LayerNorm, packed text
+        after text (tokens x 384), with the batch's mask (texts x longest, True for a token) and
+        each text's token count. Both engines (this one and ``e5_onnx``) start here."""
+        if not tokens:
             raise ValueError("pooled_layers needs at least one text and one layer")
-        n, width, h, heads = len(tokens), max(len(t) for t in tokens), self.hidden, self.n_heads
-        dim = h // heads
-        lengths = np.array([len(t) for t in tokens])
+        width = max(len(t) for t in tokens)
+        lengths = np.array([len(t) for t in tokens], dtype=np.int64)
         mask = np.arange(width)[None, :] < lengths[:, None]
         ids = np.concatenate([np.asarray(t, np.int64) for t in tokens])
         positions = np.nonzero(mask)[1]  # row-major: each text's tokens in order, text after text
         flat = _dequantize(self.word_blocks[ids]) + self.position[positions] + self.token_type
-        flat = self._norm(flat, *self.embedding_norm)
+        return self._norm(flat, *self.embedding_norm), mask, lengths
+
+    def _pooled_tokens(self, tokens: Sequence[list[int]], layers: Sequence[int]) -> dict[int, FloatArray]:
+        if not tokens or not layers:
+            raise ValueError("pooled_layers needs at least one text and one layer")
+        flat, mask, lengths = self._embedded(tokens)
+        (n, width), h, heads = mask.shape, self.hidden, self.n_heads
+        dim = h // heads
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         inverse_length = (1.0 / lengths).astype(np.float32)[:, None]
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .e5_layers import E5Layers, _dequantize
+from .e5_layers import E5Layers
 from .linear import FloatArray
 
 # Weights in -63..63: a pair of uint8 x int8 products then stays within int16 (see above).
@@ -51,14 +51,9 @@ class E5Onnx(E5Layers):
     def _pooled_tokens(self, tokens: Sequence[list[int]], layers: Sequence[int]) -> dict[int, FloatArray]:
         if not tokens or not layers:
             raise ValueError("pooled_layers needs at least one text and one layer")
-        n, width = len(tokens), max(len(t) for t in tokens)
-        lengths = np.array([len(t) for t in tokens])
-        mask = np.arange(width)[None, :] < lengths[:, None]
-        ids = np.concatenate([np.asarray(t, np.int64) for t in tokens])
-        positions = np.nonzero(mask)[1]
-        flat = _dequantize(self.word_blocks[ids]) + self.position[positions] + self.token_type
-        states = np.zeros((n, width, self.hidden), np.float32)
-        states[mask] = self._norm(flat, *self.embedding_norm)
+        flat, mask, lengths = self._embedded(tokens)
+        states = np.zeros((*mask.shape, self.hidden), np.float32)  # padded: the graph's input
+        states[mask] = flat
         (pooled,) = self._session.run(None, {"states": states, "mask": mask.astype(np.float32)})
         out = {k: np.asarray(pooled[k - 1], np.float32) for k in layers if k > 0}
         if 0 in layers:
